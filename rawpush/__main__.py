@@ -1,0 +1,5 @@
+import sys
+
+from rawpush.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""rawpush.client (see ../shared/DESIGN.md)."""

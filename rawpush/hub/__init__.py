@@ -1,0 +1,1 @@
+"""rawpush.hub (see ../shared/DESIGN.md)."""

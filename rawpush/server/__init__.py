@@ -1,0 +1,1 @@
+"""rawpush.server (see ../shared/DESIGN.md)."""
