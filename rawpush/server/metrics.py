@@ -1,0 +1,81 @@
+"""Counters and gauges, rendered in the Prometheus text exposition format.
+
+Kept deliberately tiny: a dict keyed by (name, labels) and one render pass.
+Increments happen on hot paths (per message), so ``inc`` is a dict update and
+nothing else; label tuples are built by the caller once per session where it
+matters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+Labels = tuple[tuple[str, str], ...]
+
+#: name -> (type, help); every metric the server exports is declared here
+METRICS: dict[str, tuple[str, str]] = {
+    "rawpush_connections": ("gauge", "Open connections by transport."),
+    "rawpush_connections_total": ("counter", "Connections accepted by transport."),
+    "rawpush_messages_in_total": ("counter", "Messages received from clients by transport."),
+    "rawpush_messages_out_total": ("counter", "Messages sent to clients by transport."),
+    "rawpush_bytes_in_total": ("counter", "Bytes received from clients by transport."),
+    "rawpush_bytes_out_total": ("counter", "Bytes written to clients by transport."),
+    "rawpush_published_total": ("counter", "Events accepted into the hub."),
+    "rawpush_queue_bytes": ("gauge", "Bytes waiting in subscriber queues by transport."),
+    "rawpush_queue_messages": ("gauge", "Messages waiting in subscriber queues by transport."),
+    "rawpush_dropped_total": ("counter", "Events dropped by the drop-oldest policy."),
+    "rawpush_disconnects_total": ("counter", "Connections ended by the server, by reason."),
+    "rawpush_http_responses_total": ("counter", "HTTP responses by status."),
+    "rawpush_channels": ("gauge", "Channels the hub knows."),
+}
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _labels(labels: Labels) -> str:
+    if not labels:
+        return ""
+    inner = ",".join(f'{k}="{_escape(v)}"' for k, v in labels)
+    return "{" + inner + "}"
+
+
+class Metrics:
+    __slots__ = ("_collectors", "_values")
+
+    def __init__(self) -> None:
+        self._values: dict[tuple[str, Labels], float] = {}
+        self._collectors: list[Callable[[], Iterable[tuple[str, Labels, float]]]] = []
+
+    def inc(self, name: str, labels: Labels = (), value: float = 1) -> None:
+        key = (name, labels)
+        self._values[key] = self._values.get(key, 0) + value
+
+    def set(self, name: str, labels: Labels, value: float) -> None:
+        self._values[(name, labels)] = value
+
+    def get(self, name: str, labels: Labels = ()) -> float:
+        return self._values.get((name, labels), 0)
+
+    def add_collector(self, collect: Callable[[], Iterable[tuple[str, Labels, float]]]) -> None:
+        """Register a callable sampled at render time (for gauges such as
+        queue depths, which would be costly to keep current on every write)."""
+        self._collectors.append(collect)
+
+    def render(self) -> str:
+        samples: dict[str, list[tuple[Labels, float]]] = {}
+        for (name, labels), value in self._values.items():
+            samples.setdefault(name, []).append((labels, value))
+        for collect in self._collectors:
+            for name, labels, value in collect():
+                samples.setdefault(name, []).append((labels, value))
+        lines: list[str] = []
+        for name in sorted(samples):
+            kind, help_text = METRICS.get(name, ("untyped", name))
+            lines.append(f"# HELP {name} {help_text}")
+            lines.append(f"# TYPE {name} {kind}")
+            for labels, value in sorted(samples[name]):
+                shown = int(value) if float(value).is_integer() else value
+                lines.append(f"{name}{_labels(labels)} {shown}")
+        return "\n".join(lines) + "\n"

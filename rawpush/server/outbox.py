@@ -1,0 +1,151 @@
+"""A bounded outgoing queue between the hub and one subscriber's socket.
+
+Why it exists: a published event must reach a thousand sockets without one
+slow reader slowing the publisher or the other 999, and without memory
+growing without bound. asyncio transports buffer writes themselves and tell
+the protocol (``pause_writing``/``resume_writing``) when that buffer crosses
+its high watermark. While a transport is paused, the subscriber's events wait
+here, in a queue bounded in bytes *and* in messages; when it overflows, the
+configured policy decides (``OverflowPolicy``):
+
+- ``disconnect``: the queue is dropped and ``on_overflow`` ends the session;
+- ``drop-oldest``: the oldest queued events are dropped, and the next write
+  starts with ``gap_notice`` so the client knows it missed something
+  (never a silent gap);
+- ``block``: the event is kept and ``put`` returns a future that resolves
+  once the queue is back under its bounds; the hub awaits it, so the
+  publisher is slowed by design, and memory stays bounded by one message per
+  concurrent publisher.
+
+Payloads are the shared, already-encoded ``bytes`` of an event (encoded once
+per transport), so queueing costs a reference, not a copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+
+from rawpush.server.config import OverflowPolicy
+
+
+class Outbox:
+    __slots__ = (
+        "_blocked",
+        "_gap_pending",
+        "_on_overflow",
+        "_queue",
+        "_write",
+        "closed",
+        "dropped",
+        "gap_notice",
+        "max_bytes",
+        "max_messages",
+        "paused",
+        "policy",
+        "queued_bytes",
+    )
+
+    def __init__(
+        self,
+        write: Callable[[bytes], None],
+        *,
+        max_bytes: int,
+        max_messages: int,
+        policy: OverflowPolicy = OverflowPolicy.DISCONNECT,
+        on_overflow: Callable[[], None] | None = None,
+        gap_notice: bytes = b"",
+    ) -> None:
+        self._write = write
+        self.max_bytes = max_bytes
+        self.max_messages = max_messages
+        self.policy = policy
+        self._on_overflow = on_overflow
+        self.gap_notice = gap_notice
+        self._queue: deque[bytes] = deque()
+        self._blocked: list[asyncio.Future[None]] = []
+        self._gap_pending = False
+        self.queued_bytes = 0
+        self.paused = False
+        self.closed = False
+        #: events dropped by the drop-oldest policy (for metrics)
+        self.dropped = 0
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def _over(self) -> bool:
+        return self.queued_bytes > self.max_bytes or len(self._queue) > self.max_messages
+
+    def put(self, data: bytes) -> asyncio.Future[None] | None:
+        """Send ``data`` now if the socket takes it, else queue it.
+
+        Returns a future only under the ``block`` policy when the queue is
+        over its bounds; the caller (the hub's publish) awaits it.
+        """
+        if self.closed:
+            return None
+        if not self.paused and not self._queue:
+            self._write(data)
+            return None
+        self._queue.append(data)
+        self.queued_bytes += len(data)
+        if not self._over():
+            return None
+        if self.policy is OverflowPolicy.BLOCK:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._blocked.append(waiter)
+            return waiter
+        if self.policy is OverflowPolicy.DROP_OLDEST:
+            # Keep the newest event even when it alone is over the byte bound:
+            # the client is better served by the latest state than by nothing.
+            while len(self._queue) > 1 and self._over():
+                self.queued_bytes -= len(self._queue.popleft())
+                self.dropped += 1
+                self._gap_pending = True
+            return None
+        self._overflow()
+        return None
+
+    def _overflow(self) -> None:
+        self.close()
+        if self._on_overflow is not None:
+            self._on_overflow()
+
+    def pause(self) -> None:
+        """The transport's buffer is over its high watermark."""
+        self.paused = True
+
+    def resume(self) -> None:
+        """The transport drained below its low watermark: flush what waits."""
+        self.paused = False
+        self.flush()
+
+    def flush(self) -> None:
+        queue = self._queue
+        # A write can make the transport call pause_writing() synchronously,
+        # so the paused flag is re-read after every write.
+        while queue and not self.paused and not self.closed:
+            if self._gap_pending:
+                self._gap_pending = False
+                if self.gap_notice:
+                    self._write(self.gap_notice)
+            data = queue.popleft()
+            self.queued_bytes -= len(data)
+            self._write(data)
+        if self._blocked and not self._over():
+            self._release()
+
+    def _release(self) -> None:
+        blocked, self._blocked = self._blocked, []
+        for waiter in blocked:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def close(self) -> None:
+        """Forget what is queued and release any blocked publisher."""
+        self.closed = True
+        self._queue.clear()
+        self.queued_bytes = 0
+        self._release()
