@@ -1,0 +1,103 @@
+"""Events to bytes, for the ``text/event-stream`` format (WHATWG HTML 9.2.5).
+
+The server encodes a published event once and writes the same bytes to
+every subscriber, so ``encode`` is a hot path: the common event (one line
+of data, perhaps an id) costs a couple of string checks, one concatenation
+and one UTF-8 encode.
+
+Encoding refuses what a browser would silently drop or misread (section
+9.2.6): an ``id`` with NUL, CR or LF is ignored or split by the parser and
+the resume cursor is lost; an ``event`` with CR or LF is split into two
+fields; a ``retry`` that is not all ASCII digits is ignored. Those raise
+``SSEEncodeError``; so do lone surrogates, which have no UTF-8 encoding.
+"""
+
+from __future__ import annotations
+
+from rawpush.proto.errors import SSEEncodeError
+from rawpush.proto.sse.event import Event
+
+__all__ = ["MAX_RETRY", "encode", "encode_comment"]
+
+#: The largest ``retry`` we write. Parsers keep the reconnection time in a
+#: 64-bit unsigned integer and drop a value that overflows it (Chromium's
+#: strict uint64 parse does); our decoder does the same.
+MAX_RETRY = 2**64 - 1
+
+
+def _lines(text: str) -> list[str]:
+    # Section 9.2.5: CRLF, lone CR and lone LF all end a line.
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+def _check_id(value: str) -> None:
+    # Section 9.2.6: an id with NUL is ignored; CR or LF would end the field.
+    if "\0" in value or "\n" in value or "\r" in value:
+        raise SSEEncodeError(f"event id must not contain NUL, CR or LF: {value!r}")
+
+
+def _check_event(value: str) -> None:
+    if "\n" in value or "\r" in value:
+        raise SSEEncodeError(f"event type must not contain CR or LF: {value!r}")
+
+
+def _check_retry(value: object) -> int:
+    # bool is an int subclass, but ``retry=True`` is a caller bug, not 1 ms.
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise SSEEncodeError(f"retry must be an int, not {type(value).__name__}")
+    if not 0 <= value <= MAX_RETRY:
+        raise SSEEncodeError(f"retry must be between 0 and 2**64-1 ms: {value}")
+    return value
+
+
+def encode(event: Event) -> bytes:
+    """Serialize ``event`` as UTF-8 field lines ending with a blank line.
+
+    Each line of ``data`` (split on CR, LF or CRLF) becomes one ``data:``
+    line. Values are always written after ``": "`` because the parser
+    removes exactly one leading space (section 9.2.6): a value that itself
+    starts with a space survives. An empty ``data`` still writes one
+    ``data:`` line, so the event is dispatched. Line ends are LF.
+    """
+    data = event.data
+    if "\n" in data or "\r" in data:
+        data = data.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\ndata: ")
+    event_id = event.id
+    if event.event is None and event.retry is None:
+        # The fast path: the hub's events carry an id and data only.
+        if event_id is None:
+            text = "data: " + data + "\n\n"
+        else:
+            _check_id(event_id)
+            text = "id: " + event_id + "\ndata: " + data + "\n\n"
+    else:
+        head = ""
+        if event.event is not None:
+            _check_event(event.event)
+            head = "event: " + event.event + "\n"
+        if event_id is not None:
+            _check_id(event_id)
+            head += "id: " + event_id + "\n"
+        if event.retry is not None:
+            head += "retry: " + str(_check_retry(event.retry)) + "\n"
+        text = head + "data: " + data + "\n\n"
+    try:
+        return text.encode()
+    except UnicodeEncodeError as exc:
+        raise SSEEncodeError(f"event is not encodable as UTF-8: {exc.reason}") from exc
+
+
+def encode_comment(text: str = "") -> bytes:
+    """Serialize a comment (a heartbeat, usually): one ``:`` line per line.
+
+    Parsers ignore comment lines (section 9.2.6), so any text is allowed;
+    the trailing blank line only ends an event that has no data, which
+    dispatches nothing. ``encode_comment()`` gives ``b":\\n\\n"``.
+    """
+    if not text:
+        return b":\n\n"
+    text = "".join([": " + line + "\n" for line in _lines(text)]) + "\n"
+    try:
+        return text.encode()
+    except UnicodeEncodeError as exc:
+        raise SSEEncodeError(f"comment is not encodable as UTF-8: {exc.reason}") from exc
