@@ -1,0 +1,191 @@
+"""The store behind a hub: where events get their ids and their history.
+
+A ``Backplane`` is what several server processes would share. The hub
+(``rawpush.hub.Hub``) keeps only what is local to one process: its
+subscribers, long-poll waiters and counters. Everything that must agree
+across processes (id order, history, what was evicted) is here.
+
+Contract
+--------
+- ``append(channel, data, event) -> HubEvent`` assigns the next id of the
+  channel (strictly increasing), stores the event in the bounded history,
+  and hands it to every sink watching the channel. It returns once the
+  event is stored; whether it also waits for delivery is up to the
+  backplane (see below).
+- ``read_since(channel, last_id) -> Replay``: the retained events with an
+  id after ``last_id``, and ``gap=True`` exactly when some event after it
+  was evicted. ``None`` means "live only": an empty replay.
+- ``latest_id(channel)``: the newest id ever issued on the channel (even if
+  evicted since), or None; a starting cursor for pollers.
+- ``watch(channel, sink)`` / ``unwatch(channel, sink)``: deliver the
+  channel's new events to ``sink``, in id order, from now on. A sink has
+  the ``Listener`` shape: it returns None or an awaitable the backplane
+  awaits before handing it the next event.
+- ``history_stats()``: cheap, synchronous, possibly stale numbers for
+  ``/metrics``.
+- ``close()``: refuse further appends (``HubClosed``), release resources.
+
+In-memory (``MemoryBackplane``)
+-------------------------------
+One process, so "every node" is this one: ``append`` calls the sinks
+synchronously before returning, then awaits whatever awaitables they
+returned. Ordering is therefore exact, and a ``block`` subscriber slows the
+publisher directly. Several hubs may share one ``MemoryBackplane`` (the
+tests do, to play several nodes). History dies with the process: a client
+resuming across a restart gets no gap report for events it missed before
+the restart, unless the new history has already evicted after its cursor.
+
+Intended Redis Streams mapping (``RedisBackplane``, to come)
+------------------------------------------------------------
+- channel ``c`` is the stream key ``<prefix>:c``; ids are the entry ids
+  (the same ``"<ms>-<seq>"`` shape, so cursors work on any node).
+- ``append``: ``XADD key MAXLEN ~ <history_size> * data <d> [event <e>]``;
+  the returned entry id is the event id. ``~`` trims in whole macro nodes,
+  so Redis keeps *at least* history_size entries; the byte bound is not
+  enforced by Redis (use ``MAXLEN`` alone, or ``MINID`` for an age bound).
+- ``read_since``: ``XRANGE key (<last_id> +`` (exclusive start). Gap test:
+  Redis ≥ 7 reports ``max-deleted-entry-id`` in ``XINFO STREAM``, which is
+  exactly ``last_evicted`` here: gap iff it is after ``last_id``. (Run both
+  in a ``MULTI`` so they describe the same moment.)
+- ``latest_id``: ``last-generated-id`` from ``XINFO STREAM``.
+- ``watch``/``unwatch``: one reader task per process runs a single
+  ``XREAD BLOCK <ms> STREAMS k1 k2 ... id1 id2 ...`` over every watched
+  stream, remembering the last id seen per stream (so nothing falls
+  between two calls), and fans each entry out to the local sinks, awaiting
+  their awaitables. A process's own appends come back through this loop,
+  so local delivery happens after ``append`` returns, and a ``block``
+  subscriber slows that node's reader (and, through it, only what this
+  node delivers) rather than the publisher. ``watch`` must learn the
+  stream's current last id before returning, so a subscriber's buffered
+  live events and its ``read_since`` overlap rather than leave a hole; the
+  hub removes the overlap by id.
+- ``close``: cancel the reader task, close the connection pool.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass
+
+from .config import HubConfig
+from .errors import HubClosed, TooManyChannels
+from .events import HubEvent, Listener, Replay
+from .history import History
+from .ids import IdGenerator, format_id, parse_id
+
+__all__ = ["Backplane", "HistoryStats", "MemoryBackplane", "Sink"]
+
+#: What a backplane delivers new events to; the same shape as a listener.
+Sink = Listener
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryStats:
+    """Size of one channel's retained history."""
+
+    length: int
+    bytes: int
+
+
+class Backplane(abc.ABC):
+    """The shared store a ``Hub`` runs on. See the module docstring."""
+
+    @abc.abstractmethod
+    async def append(self, channel: str, data: str, event: str | None = None) -> HubEvent:
+        """Store a new event with the channel's next id and hand it to the sinks."""
+
+    @abc.abstractmethod
+    async def read_since(self, channel: str, last_id: str | None) -> Replay:
+        """Retained events after ``last_id``; ``gap`` iff some after it were evicted."""
+
+    @abc.abstractmethod
+    async def latest_id(self, channel: str) -> str | None:
+        """The newest id issued on ``channel`` (even if evicted), or None."""
+
+    @abc.abstractmethod
+    async def watch(self, channel: str, sink: Sink) -> None:
+        """Start delivering ``channel``'s new events to ``sink``, in id order."""
+
+    @abc.abstractmethod
+    def unwatch(self, channel: str, sink: Sink) -> None:
+        """Stop delivering to ``sink``; a no-op when it was not watching."""
+
+    @abc.abstractmethod
+    def history_stats(self) -> Mapping[str, HistoryStats]:
+        """Cheap per-channel history sizes, for metrics; may be stale."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Refuse further appends and release resources; idempotent."""
+
+
+class MemoryBackplane(Backplane):
+    """A backplane for one process: dicts of ``History``, sinks called inline."""
+
+    def __init__(self, config: HubConfig | None = None) -> None:
+        self.config = config if config is not None else HubConfig()
+        self._histories: dict[str, History] = {}
+        self._sinks: dict[str, list[Sink]] = {}
+        self._closed = False
+
+    def _history(self, channel: str) -> History:
+        history = self._histories.get(channel)
+        if history is None:
+            limit = self.config.max_channels
+            if limit is not None and len(self._histories) >= limit:
+                raise TooManyChannels(f"cannot create channel {channel!r}: {limit} exist")
+            history = History(
+                IdGenerator(self.config.clock),
+                self.config.history_size,
+                self.config.history_bytes,
+            )
+            self._histories[channel] = history
+        return history
+
+    async def append(self, channel: str, data: str, event: str | None = None) -> HubEvent:
+        if self._closed:
+            raise HubClosed("backplane is closed")
+        item = self._history(channel).append(channel, data, event)
+        # Call every sink before awaiting any: one slow (blocking) sink must
+        # not delay the others' delivery, only the publisher's return.
+        pending: list[Awaitable[object]] = []
+        for sink in tuple(self._sinks.get(channel, ())):
+            result = sink(item)
+            if result is not None:
+                pending.append(result)
+        for result in pending:
+            await result
+        return item
+
+    async def read_since(self, channel: str, last_id: str | None) -> Replay:
+        if last_id is None:
+            return Replay()
+        cursor = parse_id(last_id)  # before the lookup: garbage is refused everywhere
+        history = self._histories.get(channel)
+        if history is None:  # never published to: nothing missed, nothing created
+            return Replay()
+        return history.since(cursor)
+
+    async def latest_id(self, channel: str) -> str | None:
+        history = self._histories.get(channel)
+        if history is None:
+            return None
+        return format_id(history.ids.last)
+
+    async def watch(self, channel: str, sink: Sink) -> None:
+        self._sinks.setdefault(channel, []).append(sink)
+
+    def unwatch(self, channel: str, sink: Sink) -> None:
+        sinks = self._sinks.get(channel)
+        if sinks is None or sink not in sinks:
+            return
+        sinks.remove(sink)
+        if not sinks:
+            del self._sinks[channel]
+
+    def history_stats(self) -> Mapping[str, HistoryStats]:
+        return {c: HistoryStats(len(h), h.bytes) for c, h in self._histories.items()}
+
+    async def close(self) -> None:
+        self._closed = True

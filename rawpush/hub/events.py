@@ -1,0 +1,102 @@
+"""What flows through the hub: events, replays, listeners, and name rules."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from .errors import InvalidChannel, InvalidEventName
+
+__all__ = [
+    "HubEvent",
+    "Listener",
+    "Replay",
+    "validate_channel",
+    "validate_event_name",
+]
+
+_CHANNEL_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}", re.ASCII)
+# Event names end up in SSE ``event:`` lines and JSON; a line break would
+# split the field, so refuse them here rather than in every transport.
+_BAD_EVENT_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+_MAX_EVENT_NAME = 128
+
+
+def validate_channel(channel: str) -> str:
+    """Return ``channel`` if it is 1-128 chars of ``[A-Za-z0-9._:-]``."""
+    if not isinstance(channel, str) or _CHANNEL_RE.fullmatch(channel) is None:
+        shown = channel[:64] if isinstance(channel, str) else channel
+        raise InvalidChannel(
+            f"invalid channel name {shown!r}: expected 1-128 characters of [A-Za-z0-9._:-]"
+        )
+    return channel
+
+
+def validate_event_name(event: str | None) -> str | None:
+    """Return ``event`` if it is None or 1-128 chars with no control character."""
+    if event is None:
+        return None
+    if (
+        not isinstance(event, str)
+        or not 0 < len(event) <= _MAX_EVENT_NAME
+        or _BAD_EVENT_CHARS.search(event)
+    ):
+        shown = event[:64] if isinstance(event, str) else event
+        raise InvalidEventName(
+            f"invalid event name {shown!r}: expected 1-128 characters, no control characters"
+        )
+    return event
+
+
+@dataclass(frozen=True, slots=True)
+class HubEvent:
+    """One published event.
+
+    ``id`` is ``"<ms>-<seq>"`` (see ``rawpush.hub.ids``), strictly increasing
+    within ``channel``. ``event`` is the type name (SSE ``event:``), or None
+    for a plain message. ``data`` is the payload, as published.
+
+    ``encoded`` is a per-event cache for the server: the wire form of this
+    event keyed by transport name (e.g. ``"sse"``, ``"ws"``, ``"poll"``), so
+    an event fanned out to a thousand SSE subscribers is encoded once, not a
+    thousand times. The hub never reads or writes it; it is excluded from
+    ``==``, ``hash`` and ``repr``. The dataclass is frozen, the dict is not:
+    fill it with ``event.encoded.setdefault(...)`` or check-then-set (both
+    are safe on one event loop). Events are shared between subscribers, so
+    only ever store an encoding that is the same for every subscriber.
+    """
+
+    id: str
+    channel: str
+    event: str | None
+    data: str
+    encoded: dict[str, bytes] = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """What a client missed: the events after its cursor, and whether some are lost.
+
+    ``gap`` is True when events after the cursor were evicted from the
+    history before they could be replayed: ``events`` is then only the part
+    still held, and the client must be told (SSE ``event: gap``, long poll
+    ``"gap": true``, WebSocket ``{"gap": true}``). A gap is never silent.
+    """
+
+    events: tuple[HubEvent, ...] = ()
+    gap: bool = False
+
+    @property
+    def last_id(self) -> str | None:
+        """The id of the last event, or None when there are no events."""
+        return self.events[-1].id if self.events else None
+
+
+#: Receives each live event of a subscription, in id order. Return None once
+#: the event is taken (typically: put on the subscriber's queue), or an
+#: awaitable to make the publisher wait until it resolves (the ``block``
+#: backpressure policy). The hub never calls a listener again while an
+#: awaitable it returned is pending: later events wait their turn. A
+#: listener that raises (or whose awaitable raises) is logged and dropped.
+Listener = Callable[[HubEvent], Awaitable[object] | None]

@@ -1,0 +1,404 @@
+"""The hub: channels, local subscribers, long-poll waiters, on top of a backplane.
+
+The backplane (``rawpush.hub.backplane``) owns ids and history; the hub owns
+what belongs to this process: who is subscribed to what, delivery to them
+in id order, the ``block`` backpressure hand-off, long-poll waits, counters.
+
+Subscribing is atomic: a subscriber starts buffering live events *before*
+the history is read, and the two are merged by id when the read returns,
+so an event published meanwhile is neither lost nor seen twice, even on a
+backplane whose reads and fan-out are separate network round trips.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+
+from .backplane import Backplane, MemoryBackplane
+from .config import HubConfig
+from .errors import HubClosed
+from .events import HubEvent, Listener, Replay, validate_channel, validate_event_name
+from .ids import IdKey, parse_id
+
+__all__ = ["ChannelStats", "Hub", "HubStats", "Subscription"]
+
+logger = logging.getLogger("rawpush.hub")
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelStats:
+    """One channel's numbers, as ``/metrics`` shows them."""
+
+    subscribers: int = 0  # includes long polls currently waiting
+    published: int = 0  # publishes through this hub (this process)
+    history_length: int = 0
+    history_bytes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class HubStats:
+    """A snapshot of the hub's counters."""
+
+    channels: Mapping[str, ChannelStats] = field(default_factory=dict)
+    subscribers: int = 0
+    waiters: int = 0
+    published: int = 0
+    listener_errors: int = 0
+
+
+class Subscription:
+    """A listener registered on one channel; ``close()`` unregisters it.
+
+    ``replay`` holds what the subscriber missed (see ``Hub.subscribe``);
+    every later event goes to the listener. Usable as a context manager.
+    """
+
+    __slots__ = ("_buffer", "_closed", "_hub", "_last", "_listener", "_tail", "channel", "replay")
+
+    def __init__(self, hub: Hub, channel: str, listener: Listener, buffering: bool) -> None:
+        self._hub = hub
+        self._listener = listener
+        self.channel = channel
+        self.replay = Replay()
+        # Live events that arrive while the history is being read.
+        self._buffer: list[tuple[IdKey, HubEvent]] | None = [] if buffering else None
+        # Id of the last event handed over (replayed or delivered): the
+        # backplane may re-send what the replay already covered.
+        self._last: IdKey | None = None
+        # The pending delivery of a listener that asked the publisher to wait.
+        self._tail: asyncio.Task[None] | None = None
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        """True once closed, by ``close()`` or because the listener failed."""
+        return self._closed
+
+    def close(self) -> None:
+        """Stop delivery; publishers waiting on this listener are released. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._buffer = None
+        tail = self._tail
+        if tail is not None and tail is not asyncio.current_task():
+            tail.cancel()
+        self._hub._remove(self)
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<Subscription {self.channel!r} {state}>"
+
+
+class _Channel:
+    """This process's subscribers of one channel, and its backplane watch."""
+
+    __slots__ = ("ready", "subs")
+
+    def __init__(self) -> None:
+        self.subs: list[Subscription] = []
+        self.ready: asyncio.Task[None] | None = None
+
+
+class Hub:
+    """Channels of events with ids, bounded history, resume and live delivery.
+
+    Channels exist from their first use. All methods validate channel names
+    (``InvalidChannel``) and ids (``InvalidId``) before doing anything.
+    The hub owns its backplane: ``close()`` closes it.
+    """
+
+    def __init__(self, config: HubConfig | None = None, backplane: Backplane | None = None) -> None:
+        self.config = config if config is not None else HubConfig()
+        self.backplane = backplane if backplane is not None else MemoryBackplane(self.config)
+        self._channels: dict[str, _Channel] = {}
+        self._published: dict[str, int] = {}
+        self._waiters: set[asyncio.Future[None]] = set()
+        self._listener_errors = 0
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise HubClosed("hub is closed")
+
+    # -- publishing -------------------------------------------------------
+
+    async def publish(self, channel: str, data: str, event: str | None = None) -> HubEvent:
+        """Append an event to ``channel`` and deliver it to its subscribers.
+
+        Returns the stored event (with its id) once every local listener has
+        taken it: listeners that returned an awaitable (``block`` policy)
+        are awaited, so a full subscriber slows its publisher. Cancelling a
+        publisher that waits there does not cancel the delivery.
+        Raises ``HubClosed`` after ``close()``.
+        """
+        validate_channel(channel)
+        validate_event_name(event)
+        if not isinstance(data, str):
+            raise TypeError(f"data must be str, not {type(data).__name__}")
+        self._check_open()
+        item = await self.backplane.append(channel, data, event)
+        self._published[channel] = self._published.get(channel, 0) + 1
+        return item
+
+    # -- reading ----------------------------------------------------------
+
+    async def since(self, channel: str, last_id: str | None) -> Replay:
+        """The retained events of ``channel`` after ``last_id``, and the gap flag.
+
+        - ``last_id`` None: live only, an empty replay.
+        - ``gap`` is True exactly when some event after ``last_id`` was
+          evicted; ``events`` is then what is still retained after it.
+        - an id after every id issued so far (another epoch, a restarted
+          process): no events and no gap.
+        """
+        validate_channel(channel)
+        if last_id is not None:
+            parse_id(last_id)
+        return await self.backplane.read_since(channel, last_id)
+
+    async def latest_id(self, channel: str) -> str | None:
+        """The newest id issued on ``channel``, or None: a poller's start cursor."""
+        validate_channel(channel)
+        return await self.backplane.latest_id(channel)
+
+    # -- subscribing ------------------------------------------------------
+
+    async def subscribe(
+        self, channel: str, listener: Listener, last_id: str | None = None
+    ) -> Subscription:
+        """Register ``listener`` for live events of ``channel``, resuming after ``last_id``.
+
+        The returned subscription's ``replay`` is what ``since(channel,
+        last_id)`` would give, extended with anything published while it was
+        being read; the listener gets exactly the events after that, in id
+        order. Send the replay first, then what the listener received.
+        """
+        validate_channel(channel)
+        if last_id is not None:
+            parse_id(last_id)
+        self._check_open()
+        sub = Subscription(self, channel, listener, buffering=last_id is not None)
+        chan = self._channels.get(channel)
+        if chan is None:
+            chan = self._channels[channel] = _Channel()
+        chan.subs.append(sub)
+        try:
+            if chan.ready is None:
+                chan.ready = asyncio.ensure_future(self.backplane.watch(channel, self._fanout))
+            # Shielded: a cancelled subscriber must not cancel the watch that
+            # other subscribers of the channel share.
+            await asyncio.shield(chan.ready)
+            replay = await self.backplane.read_since(channel, last_id)
+        except BaseException:
+            sub.close()
+            raise
+        if sub._closed:  # closed while we were reading: nothing to start
+            sub.replay = replay
+            return sub
+        self._go_live(sub, replay)
+        return sub
+
+    def _go_live(self, sub: Subscription, replay: Replay) -> None:
+        # No await from here to the return: the merge and the switch to live
+        # delivery happen at one instant of the event loop.
+        events = list(replay.events)
+        last = parse_id(events[-1].id) if events else None
+        for key, item in sub._buffer or ():
+            if last is None or key > last:
+                events.append(item)
+                last = key
+        sub._buffer = None
+        sub._last = last
+        sub.replay = Replay(tuple(events), replay.gap)
+
+    def _remove(self, sub: Subscription) -> None:
+        chan = self._channels.get(sub.channel)
+        if chan is None or sub not in chan.subs:
+            return
+        chan.subs.remove(sub)
+        if chan.subs:
+            return
+        del self._channels[sub.channel]
+        ready, fanout, backplane, channel = chan.ready, self._fanout, self.backplane, sub.channel
+        if ready is None:
+            return
+        if ready.done():
+            if not ready.cancelled() and ready.exception() is None:
+                backplane.unwatch(channel, fanout)
+            return
+        ready.cancel()
+
+        def unwatch_when_watching(task: asyncio.Task[None]) -> None:
+            if not task.cancelled() and task.exception() is None:
+                backplane.unwatch(channel, fanout)
+
+        ready.add_done_callback(unwatch_when_watching)
+
+    # -- delivery ---------------------------------------------------------
+
+    def _fanout(self, event: HubEvent) -> Awaitable[object] | None:
+        """The backplane's sink: hand ``event`` to every local subscriber."""
+        chan = self._channels.get(event.channel)
+        if chan is None:
+            return None
+        key = parse_id(event.id)
+        pending: list[asyncio.Task[None]] = []
+        for sub in tuple(chan.subs):  # a listener may close subscriptions
+            if sub._closed:
+                continue
+            if sub._buffer is not None:
+                sub._buffer.append((key, event))
+                continue
+            if sub._last is not None and key <= sub._last:
+                continue  # already replayed
+            sub._last = key
+            task = self._deliver(sub, event)
+            if task is not None:
+                pending.append(task)
+        if not pending:
+            return None
+        # Shielded so that a cancelled publisher does not cancel deliveries.
+        return asyncio.shield(asyncio.gather(*pending, return_exceptions=True))
+
+    def _deliver(self, sub: Subscription, event: HubEvent) -> asyncio.Task[None] | None:
+        if sub._tail is not None:
+            # The listener still holds the publisher of an earlier event:
+            # this one waits its turn, so the listener sees id order.
+            sub._tail = asyncio.ensure_future(self._finish(sub, sub._tail, event, None))
+            return sub._tail
+        result = self._call(sub, event)
+        if result is None:
+            return None
+        sub._tail = asyncio.ensure_future(self._finish(sub, None, event, result))
+        return sub._tail
+
+    def _call(self, sub: Subscription, event: HubEvent) -> Awaitable[object] | None:
+        try:
+            return sub._listener(event)
+        except Exception:
+            self._drop(sub)
+            return None
+
+    async def _finish(
+        self,
+        sub: Subscription,
+        previous: asyncio.Task[None] | None,
+        event: HubEvent,
+        result: Awaitable[object] | None,
+    ) -> None:
+        try:
+            if previous is not None:
+                await asyncio.wait({previous})
+                if sub._closed:
+                    return
+                result = self._call(sub, event)
+            if result is not None:
+                try:
+                    await result
+                except Exception:
+                    self._drop(sub)
+        finally:
+            if sub._tail is asyncio.current_task():
+                sub._tail = None
+
+    def _drop(self, sub: Subscription) -> None:
+        # One broken subscriber must not stop the others: log it, forget it.
+        self._listener_errors += 1
+        logger.exception("listener of channel %r failed; unsubscribing it", sub.channel)
+        sub.close()
+
+    # -- long polling -----------------------------------------------------
+
+    async def wait_since(self, channel: str, cursor: str | None, timeout: float) -> Replay:
+        """What a long poll answers: events after ``cursor``, waiting if there are none.
+
+        Returns at once when there are events after ``cursor`` or a gap.
+        Otherwise waits up to ``timeout`` seconds for the next event(s) and
+        returns them, or an empty replay on timeout; ``timeout <= 0`` is a
+        short poll. ``cursor`` None waits for the next event from now.
+        ``close()`` wakes every waiter with what it has; after it, polls
+        return at once. Cancelling the caller (client gone) leaves nothing
+        registered.
+        """
+        validate_channel(channel)
+        if cursor is not None:
+            parse_id(cursor)
+        if timeout <= 0 or self._closed:
+            return await self.backplane.read_since(channel, cursor)
+        woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        got: list[HubEvent] = []
+
+        def collect(event: HubEvent) -> None:
+            # Keep collecting after the wake-up: events that arrive before
+            # the waiter resumes go out in the same answer.
+            got.append(event)
+            if not woken.done():
+                woken.set_result(None)
+
+        with await self.subscribe(channel, collect, cursor) as sub:
+            if sub.replay.events or sub.replay.gap:
+                return sub.replay
+            self._waiters.add(woken)
+            try:
+                await asyncio.wait({woken}, timeout=timeout)
+            finally:
+                self._waiters.discard(woken)
+            return Replay(tuple(got))
+
+    # -- lifecycle and metrics --------------------------------------------
+
+    async def close(self) -> None:
+        """Refuse new publishes and subscribers, wake long polls, close the backplane.
+
+        Open subscriptions stay open: the server drains and closes them.
+        Idempotent.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        for woken in self._waiters:
+            if not woken.done():
+                woken.set_result(None)
+        await self.backplane.close()
+
+    def stats(self) -> HubStats:
+        """Cheap counters for ``/metrics`` (history sizes may be stale on Redis)."""
+        history = self.backplane.history_stats()
+        names = set(history) | set(self._channels) | set(self._published)
+        channels: dict[str, ChannelStats] = {}
+        for name in sorted(names):
+            chan = self._channels.get(name)
+            hist = history.get(name)
+            channels[name] = ChannelStats(
+                subscribers=len(chan.subs) if chan is not None else 0,
+                published=self._published.get(name, 0),
+                history_length=hist.length if hist is not None else 0,
+                history_bytes=hist.bytes if hist is not None else 0,
+            )
+        return HubStats(
+            channels=channels,
+            subscribers=sum(c.subscribers for c in channels.values()),
+            waiters=len(self._waiters),
+            published=sum(self._published.values()),
+            listener_errors=self._listener_errors,
+        )
