@@ -16,7 +16,13 @@ from dataclasses import dataclass
 import pytest
 
 from rawpush.proto.errors import LocalProtocolError, SSEDecodeError
-from rawpush.sse import MAX_RETRY, Decoder, Event
+from rawpush.sse import (
+    DEFAULT_MAX_EVENT_SIZE,
+    DEFAULT_MAX_LINE_SIZE,
+    MAX_RETRY,
+    Decoder,
+    Event,
+)
 
 
 @dataclass(frozen=True)
@@ -27,9 +33,13 @@ class Outcome:
     error: bool
 
 
-def run(chunks: list[bytes], **limits: int) -> Outcome:
+def run(
+    chunks: list[bytes],
+    max_line_size: int = DEFAULT_MAX_LINE_SIZE,
+    max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+) -> Outcome:
     """Feed ``chunks`` then end the stream; collect what came out."""
-    decoder = Decoder(**limits)
+    decoder = Decoder(max_line_size, max_event_size)
     events: list[Event] = []
     try:
         for chunk in chunks:
