@@ -1,0 +1,179 @@
+"""The base framing protocol (RFC 6455 section 5): parse and serialize.
+
+A frame is parsed straight out of the receive buffer with
+``struct.unpack_from`` and memoryview slices, and unmasked in one pass.
+Every header check raises ``WebSocketError`` with close code 1002 (or 1009
+for size) as soon as the offending header bytes are in, without waiting
+for the payload: a peer that announces a 2 GiB frame is refused at once.
+
+Message-level rules (continuations, UTF-8, message size) belong to the
+connection, which knows what came before.
+"""
+
+from __future__ import annotations
+
+import struct
+from enum import IntEnum
+
+from rawpush.proto.errors import WebSocketError
+from rawpush.proto.ws.closecode import CloseCode, is_sendable
+from rawpush.proto.ws.mask import apply_mask
+
+__all__ = [
+    "Opcode",
+    "frame_header",
+    "parse_close",
+    "parse_frame",
+    "serialize_close",
+    "serialize_frame",
+]
+
+_PROTOCOL_ERROR = CloseCode.PROTOCOL_ERROR
+
+
+class Opcode(IntEnum):
+    """Frame opcodes (section 5.2); 3-7 and 0xB-0xF are reserved."""
+
+    CONTINUATION = 0x0
+    TEXT = 0x1
+    BINARY = 0x2
+    CLOSE = 0x8
+    PING = 0x9
+    PONG = 0xA
+
+
+_U16 = struct.Struct("!H").unpack_from
+_U64 = struct.Struct("!Q").unpack_from
+_HEAD2 = struct.Struct("!BB").pack
+_HEAD4 = struct.Struct("!BBH").pack
+_HEAD10 = struct.Struct("!BBQ").pack
+_CODE = struct.Struct("!H")
+
+
+def frame_header(first: int, length: int, mask_bit: int) -> bytes:
+    """The header of a frame, using the shortest length encoding (5.2)."""
+    if length < 126:
+        return _HEAD2(first, length | mask_bit)
+    if length < 65536:
+        return _HEAD4(first, 126 | mask_bit, length)
+    return _HEAD10(first, 127 | mask_bit, length)
+
+
+def serialize_frame(
+    opcode: int,
+    payload: bytes = b"",
+    *,
+    fin: bool = True,
+    rsv: int = 0,
+    mask: bytes | None = None,
+) -> bytes:
+    """One whole frame; ``mask`` is the 4-byte key, or None for no mask.
+
+    Used for control frames and by tests; the data hot path of the
+    connection builds the same bytes without the extra call.
+    """
+    first = (0x80 if fin else 0) | rsv | opcode
+    if mask is None:
+        return frame_header(first, len(payload), 0) + payload
+    return frame_header(first, len(payload), 0x80) + mask + apply_mask(payload, mask)
+
+
+def parse_frame(
+    view: memoryview, pos: int, expect_mask: bool, max_size: int, rsv_allowed: int
+) -> tuple[int, int, bytes] | None:
+    """Parse the frame starting at ``view[pos]``.
+
+    Return ``(end, first_byte, payload)`` where ``end`` is the offset after
+    the frame and ``payload`` is already unmasked; or None when the frame
+    is not complete yet. ``expect_mask`` is True on the server side.
+    """
+    avail = len(view) - pos
+    if avail < 2:
+        return None
+    first = view[pos]
+    second = view[pos + 1]
+    if first & 0x70 & ~rsv_allowed:
+        # Section 5.2: RSV bits MUST be 0 unless an extension defines them.
+        raise WebSocketError("reserved bits set without a negotiated extension", _PROTOCOL_ERROR)
+    opcode = first & 0x0F
+    if opcode > 2:
+        if opcode > 0xA or opcode < 0x8:
+            raise WebSocketError(f"unknown opcode {opcode:#x}", _PROTOCOL_ERROR)
+        # Section 5.5: control frames are never fragmented, carry at most
+        # 125 bytes, and (per RFC 7692) keep their RSV bits clear.
+        if not first & 0x80:
+            raise WebSocketError("fragmented control frame", _PROTOCOL_ERROR)
+        if first & 0x70:
+            raise WebSocketError("reserved bits set on a control frame", _PROTOCOL_ERROR)
+        if second & 0x7F > 125:
+            raise WebSocketError("control frame payload over 125 bytes", _PROTOCOL_ERROR)
+    masked = second & 0x80
+    if expect_mask:
+        if not masked:
+            # Section 5.1: a server MUST close on an unmasked client frame.
+            raise WebSocketError("client frame is not masked", _PROTOCOL_ERROR)
+    elif masked:
+        # Section 5.1: a client MUST close on a masked server frame.
+        raise WebSocketError("server frame is masked", _PROTOCOL_ERROR)
+    length = second & 0x7F
+    start = pos + 2
+    if length == 126:
+        if avail < 4:
+            return None
+        length = _U16(view, start)[0]
+        if length < 126:
+            # Section 5.2: "the minimal number of bytes MUST be used".
+            raise WebSocketError("payload length not minimally encoded", _PROTOCOL_ERROR)
+        start += 2
+    elif length == 127:
+        if avail < 10:
+            return None
+        length = _U64(view, start)[0]
+        if length >> 63:
+            raise WebSocketError("64-bit payload length with the top bit set", _PROTOCOL_ERROR)
+        if length < 65536:
+            raise WebSocketError("payload length not minimally encoded", _PROTOCOL_ERROR)
+        start += 8
+    if length > max_size:
+        raise WebSocketError(
+            f"frame of {length} bytes over the {max_size}-byte limit", CloseCode.MESSAGE_TOO_BIG
+        )
+    if masked:
+        end = start + 4 + length
+        if end > pos + avail:
+            return None
+        key = bytes(view[start : start + 4])
+        return end, first, apply_mask(view[start + 4 : end], key)
+    end = start + length
+    if end > pos + avail:
+        return None
+    return end, first, bytes(view[start:end])
+
+
+def parse_close(payload: bytes) -> tuple[int, str]:
+    """Decode a Close frame's body (section 5.5.1) into (code, reason).
+
+    An empty body means "no status code": reported as 1005 (7.1.5).
+    """
+    if not payload:
+        return CloseCode.NO_STATUS_RCVD, ""
+    if len(payload) == 1:
+        raise WebSocketError("close frame with a 1-byte payload", _PROTOCOL_ERROR)
+    code = _CODE.unpack_from(payload)[0]
+    if not is_sendable(code):
+        raise WebSocketError(f"invalid close code {code}", _PROTOCOL_ERROR)
+    try:
+        reason = payload[2:].decode()
+    except UnicodeDecodeError:
+        # Section 5.5.1: the reason is UTF-8; section 8.1 maps bad UTF-8 to 1007.
+        raise WebSocketError(
+            "close reason is not valid UTF-8", CloseCode.INVALID_FRAME_PAYLOAD_DATA
+        ) from None
+    return code, reason
+
+
+def serialize_close(code: int | None, reason: bytes = b"") -> bytes:
+    """The body of a Close frame; None sends an empty body (no status)."""
+    if code is None:
+        return b""
+    return _CODE.pack(code) + reason
