@@ -93,17 +93,15 @@ def parse_poll_request(
     default_timeout: float = 30.0,
 ) -> PollRequest:
     """Read ``cursor`` and ``timeout`` from the query; ``HTTPError`` 400
-    when either is malformed. The timeout defaults to ``default_timeout``
-    and is clamped to ``max_timeout``."""
-    if not (0 <= default_timeout <= max_timeout < math.inf):
-        raise LocalProtocolError("need 0 <= default_timeout <= max_timeout < inf")
+    when either is malformed. The timeout defaults to ``default_timeout``;
+    either way it is clamped to ``max_timeout``."""
+    if not (0 <= default_timeout < math.inf and 0 <= max_timeout < math.inf):
+        raise LocalProtocolError("timeouts must be finite and non-negative")
     raw_timeout = request.query.get("timeout")
     timeout = default_timeout if raw_timeout is None else _parse_timeout(raw_timeout)
     cursor = request.query.get("cursor")
     if cursor is not None and not _CURSOR.fullmatch(cursor):
-        raise HTTPError(
-            f"cursor must be 1 to {MAX_CURSOR_LENGTH} printable ASCII characters", 400
-        )
+        raise HTTPError(f"cursor must be 1 to {MAX_CURSOR_LENGTH} printable ASCII characters", 400)
     return PollRequest(channel=channel, cursor=cursor, timeout=min(timeout, max_timeout))
 
 

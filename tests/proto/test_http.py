@@ -1,0 +1,492 @@
+"""HTTPConnection and the SSE response helpers.
+
+Requests are fed whole, byte by byte and split where hypothesis chooses;
+responses are checked by parsing them back with an independent h11 client,
+never by comparing raw bytes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterable
+
+import h11
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rawpush.proto.errors import HTTPError, LocalProtocolError
+from rawpush.proto.http import HTTPConfig, HTTPConnection, Request
+from rawpush.proto.http_sse import cors_headers, resume_id, sse_headers
+
+GET = b"GET /sse/news%20room?lastEventId=42&a=1&a=2&blank=&q=a+b HTTP/1.1\r\nHost: x\r\n\r\n"
+POST = b"POST /publish/c?event=tick HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+CHUNKED = (
+    b"POST /publish/c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+)
+UPGRADE = (
+    b"GET /ws/c HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+REQUESTS = [GET, POST, CHUNKED, UPGRADE, b"GET / HTTP/1.0\r\n\r\n"]
+
+
+def serve(chunks: Iterable[bytes], conn: HTTPConnection | None = None) -> list[Request]:
+    """Feed chunks, answering each request with 204 so the next is served."""
+    conn = conn or HTTPConnection()
+    requests = []
+    for chunk in chunks:
+        conn.receive_data(chunk)
+        while (request := conn.next_request()) is not None:
+            requests.append(request)
+            if conn.switched or request.path.startswith("/ws"):
+                return requests
+            conn.respond(204)
+    return requests
+
+
+def split(data: bytes, cuts: Iterable[int]) -> list[bytes]:
+    points = sorted({0, len(data), *(c % (len(data) + 1) for c in cuts)})
+    return [data[a:b] for a, b in itertools.pairwise(points)]
+
+
+def client_events(
+    data: bytes, method: str = "GET", eof: bool = False, upgrade: bool = False
+) -> list[h11.Event]:
+    """Parse our response bytes as an independent h11 client would."""
+    client = h11.Connection(h11.CLIENT)
+    headers = [("Host", "x")] + [("Upgrade", "websocket")] * upgrade
+    client.send(h11.Request(method=method, target="/", headers=headers))
+    client.send(h11.EndOfMessage())
+    client.receive_data(data)
+    if eof:
+        client.receive_data(b"")
+    events: list[h11.Event] = []
+    while True:
+        event = client.next_event()
+        if event is h11.NEED_DATA or event is h11.PAUSED:
+            return events
+        events.append(event)  # type: ignore[arg-type]
+        if isinstance(event, h11.ConnectionClosed):
+            return events
+
+
+def response_of(data: bytes, method: str = "GET") -> tuple[h11.Response, bytes, dict[bytes, bytes]]:
+    events = client_events(data, method)
+    head = events[0]
+    assert isinstance(head, h11.Response)
+    assert isinstance(events[-1], h11.EndOfMessage)
+    body = b"".join(e.data for e in events if isinstance(e, h11.Data))
+    return head, body, dict(head.headers)
+
+
+def started(data: bytes) -> tuple[HTTPConnection, Request]:
+    conn = HTTPConnection()
+    conn.receive_data(data)
+    request = conn.next_request()
+    assert request is not None
+    return conn, request
+
+
+def refuse(data: bytes, config: HTTPConfig | None = None) -> tuple[HTTPConnection, HTTPError]:
+    conn = HTTPConnection(config)
+    conn.receive_data(data)
+    with pytest.raises(HTTPError) as info:
+        conn.next_request()
+    return conn, info.value
+
+
+# -- parsing: whole, byte by byte, split anywhere -----------------------------
+
+
+@settings(max_examples=60)
+@given(st.sampled_from(REQUESTS), st.lists(st.integers(min_value=0), max_size=6))
+def test_rfc9112_2_split_anywhere_same_request(data: bytes, cuts: list[int]) -> None:
+    whole = serve([data])
+    assert serve(split(data, cuts)) == whole
+    assert len(whole) == 1
+
+
+@pytest.mark.parametrize("data", REQUESTS)
+def test_rfc9112_2_byte_by_byte_same_request(data: bytes) -> None:
+    assert serve(data[i : i + 1] for i in range(len(data))) == serve([data])
+
+
+def test_rfc9112_3_request_fields() -> None:
+    (request,) = serve([GET])
+    assert request.method == "GET"
+    assert request.target == "/sse/news%20room?lastEventId=42&a=1&a=2&blank=&q=a+b"
+    assert request.path == "/sse/news room"
+    # First value wins, blank values kept, "+" is a space (parse_qs rules).
+    assert request.query == {"lastEventId": "42", "a": "1", "blank": "", "q": "a b"}
+    assert request.headers == (("host", "x"),)
+    assert request.http_version == "1.1"
+    assert request.body == b""
+    assert request.keep_alive
+    assert hash(request) == hash(serve([GET])[0])
+
+
+def test_rfc9110_5_3_header_lookup_is_case_insensitive_and_joins_repeats() -> None:
+    (request,) = serve([b"GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\nx-a: 2\r\nX-L: \xe9\r\n\r\n"])
+    assert request.header("X-A") == "1, 2"
+    assert request.header("x-l") == "\xe9"  # latin-1 decoded octet
+    assert request.header("missing") is None
+
+
+def test_rfc9112_6_bodies_by_length_and_chunked() -> None:
+    assert serve([POST])[0].body == b"hello"
+    assert serve([CHUNKED])[0].body == b"abcde"
+
+
+@pytest.mark.parametrize(
+    ("head", "keep_alive"),
+    [
+        (b"GET / HTTP/1.1\r\nHost: x\r\n", True),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Keep-Alive, Close\r\n", False),
+        (b"GET / HTTP/1.0\r\n", False),
+        (b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n", False),
+    ],
+)
+def test_rfc9112_9_3_keep_alive(head: bytes, keep_alive: bool) -> None:
+    conn, request = started(head + b"\r\n")
+    assert request.keep_alive is keep_alive
+    conn.respond(200)
+    assert conn.should_close is not keep_alive
+
+
+@pytest.mark.parametrize(
+    ("target", "path", "query"),
+    [
+        ("http://example.com/poll/c?cursor=1", "/poll/c", {"cursor": "1"}),
+        ("http://example.com", "/", {}),
+        ("*", "*", {}),
+        ("/a%2Fb#frag", "/a/b", {}),
+        ("/a?x=1#frag", "/a", {"x": "1"}),
+    ],
+)
+def test_rfc9112_3_2_target_forms(target: str, path: str, query: dict[str, str]) -> None:
+    method = b"OPTIONS" if target == "*" else b"GET"
+    data = method + b" " + target.encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+    (request,) = serve([data])
+    assert (request.path, request.query) == (path, query)
+
+
+# -- refusals: each with its exact status ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "status"),
+    [
+        (b"GET\r\n\r\n", 400),  # bad request line
+        (b"GET / HTTP/1.1\r\nHost x\r\n\r\n", 400),  # header without a colon
+        (b"GET / HTTP/1.1\r\n\r\n", 400),  # HTTP/1.1 without Host
+        (b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
+        (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505),
+        (b"GET / HTTP/0.9\r\n\r\n", 505),
+        (b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com\r\n\r\n", 501),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+        (b"GET example.com HTTP/1.1\r\nHost: x\r\n\r\n", 400),  # no target form
+        (b"GET /%ff HTTP/1.1\r\nHost: x\r\n\r\n", 400),  # not UTF-8 once decoded
+        (b"GET /?a=%ff HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"GET /?" + b"&".join([b"a=1"] * 200) + b" HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    ],
+)
+def test_rfc9112_malformed_request_status(data: bytes, status: int) -> None:
+    assert refuse(data)[1].status == status
+
+
+def test_rfc9112_5_header_too_large_431() -> None:
+    with pytest.raises(LocalProtocolError):
+        HTTPConfig(max_header_bytes=0)
+    config = HTTPConfig(max_header_bytes=1024)
+    head = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 2000
+    assert refuse(head, config)[1].status == 431
+    # The limit holds however the head arrives, and below it we wait.
+    conn = HTTPConnection(config)
+    conn.receive_data(head[:900])
+    assert conn.next_request() is None
+    conn.receive_data(head[900:])
+    with pytest.raises(HTTPError) as info:
+        conn.next_request()
+    assert info.value.status == 431
+
+
+def test_rfc9110_15_5_14_content_length_too_large_413_before_the_body() -> None:
+    config = HTTPConfig(max_body_bytes=4)
+    conn, error = refuse(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n", config)
+    assert error.status == 413
+    head, _, headers = response_of(conn.respond_error(error))
+    assert head.status_code == 413 and headers[b"connection"] == b"close"
+    assert conn.should_close
+
+
+def test_rfc9110_15_5_14_chunked_body_too_large_413() -> None:
+    conn = HTTPConnection(HTTPConfig(max_body_bytes=4))
+    conn.receive_data(CHUNKED[:-12])  # "abc" is within the limit
+    assert conn.next_request() is None
+    conn.receive_data(CHUNKED[-12:])
+    with pytest.raises(HTTPError) as info:
+        conn.next_request()
+    assert info.value.status == 413
+    assert conn._body == []  # nothing kept past the limit
+
+
+def test_rfc9112_7_1_oversize_chunk_line_is_a_bad_body_not_431() -> None:
+    conn = HTTPConnection(HTTPConfig(max_header_bytes=256))
+    head = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    conn.receive_data(head + b"1;ext=" + b"x" * 400)
+    with pytest.raises(HTTPError) as info:
+        conn.next_request()
+    assert info.value.status == 400
+
+
+def test_rfc9112_8_eof_in_the_middle_of_a_request_is_400() -> None:
+    conn = HTTPConnection()
+    conn.receive_data(POST[:-2])
+    conn.receive_eof()
+    with pytest.raises(HTTPError) as info:
+        conn.next_request()
+    assert info.value.status == 400
+
+
+def test_design_dead_connection_still_answers_then_fails_fast() -> None:
+    conn, error = refuse(b"NOT HTTP AT ALL\r\n\r\n")
+    head, body, headers = response_of(conn.respond_error(error))
+    assert head.status_code == 400
+    assert headers[b"connection"] == b"close"
+    assert headers[b"content-type"] == b"application/json"
+    assert json.loads(body) == {"error": str(error)}
+    assert conn.should_close
+    conn.receive_data(b"more")  # discarded, not an error
+    conn.receive_eof()
+    with pytest.raises(LocalProtocolError):
+        conn.next_request()
+
+
+def test_design_error_about_a_complete_request_keeps_alive() -> None:
+    conn, _ = started(GET + POST)
+    error = HTTPError("no such channel", 404, (("X-Why", "test"),))
+    head, body, headers = response_of(conn.respond_error(error))
+    assert (head.status_code, headers[b"x-why"]) == (404, b"test")
+    assert b"connection" not in headers
+    assert json.loads(body) == {"error": "no such channel"}
+    assert not conn.should_close
+    request = conn.next_request()
+    assert request is not None and request.body == b"hello"
+
+
+def test_design_respond_error_explicit_close_and_after_a_response() -> None:
+    conn, _ = started(GET)
+    _, _, headers = response_of(conn.respond_error(HTTPError(""), close=True))
+    assert headers[b"connection"] == b"close" and conn.should_close
+    with pytest.raises(LocalProtocolError):
+        conn.respond_error(HTTPError("too late"))
+
+
+# -- keep-alive, pipelining, trailing bytes ------------------------------------------
+
+
+def test_rfc9112_9_3_2_pipelined_requests_served_in_order() -> None:
+    conn = HTTPConnection()
+    conn.receive_data(GET + POST + CHUNKED)
+    first = conn.next_request()
+    assert first is not None and first.method == "GET"
+    assert conn.next_request() is None  # not before the first is answered
+    conn.respond(200, [("Content-Type", "text/plain")], b"one")
+    second = conn.next_request()
+    assert second is not None and second.body == b"hello"
+    conn.respond_json(200, {"id": "1"})
+    third = conn.next_request()
+    assert third is not None and third.body == b"abcde"
+    conn.respond(204)
+    assert conn.next_request() is None and not conn.should_close
+
+
+def test_rfc9112_2_2_trailing_garbage_after_a_request() -> None:
+    conn = HTTPConnection()
+    conn.receive_data(POST + b"\x00\x01garbage\r\n\r\n")
+    request = conn.next_request()
+    assert request == serve([POST])[0]
+    conn.respond(204)
+    with pytest.raises(HTTPError) as info:
+        conn.next_request()
+    assert info.value.status == 400
+
+
+def test_rfc9112_9_6_nothing_read_after_connection_close() -> None:
+    conn, _ = started(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" + GET)
+    conn.respond(204)
+    assert conn.should_close
+    assert conn.next_request() is None
+
+
+def test_rfc9112_9_eof_when_idle_closes_quietly() -> None:
+    conn = HTTPConnection()
+    conn.receive_eof()
+    conn.receive_eof()
+    assert conn.next_request() is None
+    assert conn.should_close
+    with pytest.raises(LocalProtocolError):
+        conn.receive_data(b"late")
+
+
+def test_start_next_cycle_explicit() -> None:
+    conn, _ = started(GET)
+    with pytest.raises(LocalProtocolError):
+        conn.start_next_cycle()  # the response has not been sent
+    conn.respond(204)
+    conn.start_next_cycle()
+    assert conn.next_request() is None
+
+
+def test_rfc9110_10_1_1_expect_100_continue() -> None:
+    conn = HTTPConnection()
+    conn.receive_data(POST[:-5].replace(b"\r\n\r\n", b"\r\nExpect: 100-continue\r\n\r\n"))
+    assert conn.next_request() is None
+    (interim,) = client_events(conn.data_to_send())
+    assert isinstance(interim, h11.InformationalResponse) and interim.status_code == 100
+    assert conn.data_to_send() == b""
+    conn.receive_data(b"hello")
+    request = conn.next_request()
+    assert request is not None and request.body == b"hello"
+
+
+def test_rfc9110_7_8_upgrade_keeps_trailing_bytes() -> None:
+    frame = b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58"
+    conn, request = started(UPGRADE + frame[:4])
+    assert request.header("upgrade") == "websocket"
+    conn.receive_data(frame[4:])
+    assert conn.next_request() is None  # h11 pauses: the bytes are not HTTP
+    out = conn.switch_protocols([("Upgrade", "websocket"), ("Connection", "Upgrade")])
+    (response,) = client_events(out, upgrade=True)
+    assert isinstance(response, h11.InformationalResponse) and response.status_code == 101
+    assert conn.switched and not conn.should_close
+    assert conn.trailing_data == frame
+
+
+def test_rfc9110_7_8_upgrade_denied_by_a_normal_response() -> None:
+    conn, _ = started(UPGRADE + GET)
+    conn.respond_error(HTTPError("bad handshake", 426, (("Sec-WebSocket-Version", "13"),)))
+    assert not conn.switched and not conn.should_close
+    request = conn.next_request()
+    assert request is not None and request.path == "/sse/news room"
+
+
+def test_rfc9110_15_2_2_switch_without_an_upgrade_request_is_local_error() -> None:
+    conn, _ = started(GET)
+    with pytest.raises(LocalProtocolError):
+        conn.switch_protocols([("Upgrade", "websocket")])
+
+
+# -- responses, read back by an h11 client -------------------------------------------
+
+
+def test_rfc9112_6_2_respond_sets_content_length() -> None:
+    conn, _ = started(GET)
+    head, body, headers = response_of(conn.respond(200, [("X-A", "\xe9")], b"hi"))
+    assert (head.status_code, body, headers[b"content-length"]) == (200, b"hi", b"2")
+    assert headers[b"x-a"] == b"\xe9"
+
+
+def test_rfc9110_9_3_2_head_response_has_length_but_no_body() -> None:
+    conn, _ = started(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n")
+    _, body, headers = response_of(conn.respond(200, (), b"hello"), method="HEAD")
+    assert (body, headers[b"content-length"]) == (b"", b"5")
+    conn.receive_data(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n")
+    conn.next_request()
+    out = conn.start_stream(200, sse_headers())
+    assert conn.stream_chunk(b"data: x\n\n") == b""
+    _, body, _ = response_of(out + conn.end_stream(), method="HEAD")
+    assert body == b""
+
+
+def test_rfc9110_8_6_no_content_length_on_204() -> None:
+    conn, _ = started(GET)
+    with pytest.raises(LocalProtocolError):
+        conn.respond(204, (), b"body")
+    _, _, headers = response_of(conn.respond(204))
+    assert b"content-length" not in headers
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [[("Content-Length", "3")], [("transfer-encoding", "chunked")], [("X", "\u20ac")]],
+)
+def test_respond_refuses_framing_and_unencodable_headers(headers: list[tuple[str, str]]) -> None:
+    conn, _ = started(GET)
+    with pytest.raises(LocalProtocolError):
+        conn.respond(200, headers, b"abc")
+
+
+def test_h11_local_errors_become_local_protocol_errors() -> None:
+    conn = HTTPConnection()
+    with pytest.raises(LocalProtocolError):
+        conn.end_stream()  # no response started
+    assert conn.should_close  # h11 is in ERROR after a failed send
+
+
+@pytest.mark.parametrize(("version", "chunked"), [(b"1.1", True), (b"1.0", False)])
+def test_rfc9112_7_streaming_response(version: bytes, chunked: bool) -> None:
+    conn, _ = started(b"GET /sse/c HTTP/" + version + b"\r\nHost: x\r\n\r\n")
+    out = conn.start_stream(200, sse_headers())
+    assert conn.stream_chunk(b"") == b""
+    out += conn.stream_chunk(b"data: 1\n\n") + conn.stream_chunk(b"data: 2\n\n")
+    out += conn.end_stream()
+    events = client_events(out, eof=not chunked)
+    head = events[0]
+    assert isinstance(head, h11.Response)
+    assert (dict(head.headers).get(b"transfer-encoding") == b"chunked") is chunked
+    assert b"".join(e.data for e in events if isinstance(e, h11.Data)) == b"data: 1\n\ndata: 2\n\n"
+    assert any(isinstance(e, h11.EndOfMessage) for e in events)
+    assert conn.should_close is not chunked
+
+
+# -- SSE helpers --------------------------------------------------------------------
+
+
+def test_whatwg_sse_headers() -> None:
+    headers = dict(sse_headers([("X-Extra", "1")]))
+    assert headers["Content-Type"] == "text/event-stream; charset=utf-8"
+    assert headers["Cache-Control"] == "no-cache"
+    assert headers["X-Accel-Buffering"] == "no"
+    assert headers["X-Extra"] == "1"
+    for name in ("Content-Length", "content-encoding", "Content-Type"):
+        with pytest.raises(LocalProtocolError):
+            sse_headers([(name, "x")])
+    assert cors_headers() == [("Access-Control-Allow-Origin", "*")]
+    assert dict(cors_headers("https://a.example"))["Vary"] == "Origin"
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (b" HTTP/1.1\r\nHost: x", None),
+        (b"?lastEventId= HTTP/1.1\r\nHost: x\r\nLast-Event-ID:", None),
+        (b"?lastEventId=7 HTTP/1.1\r\nHost: x", "7"),
+        (b"?lastEventId=7 HTTP/1.1\r\nHost: x\r\nLast-Event-ID: 9", "9"),  # header wins
+        (b"?lastEventId=7 HTTP/1.1\r\nHost: x\r\nLast-Event-ID:", "7"),  # empty = absent
+        (b" HTTP/1.1\r\nHost: x\r\nLast-Event-ID: \xc3\xa9t\xc3\xa9", "\xe9t\xe9"),
+        (b"?lastEventId=%C3%A9 HTTP/1.1\r\nHost: x", "\xe9"),
+    ],
+)
+def test_whatwg_9_2_resume_id(head: bytes, expected: str | None) -> None:
+    (request,) = serve([b"GET /sse/c" + head + b"\r\n\r\n"])
+    assert resume_id(request) == expected
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"?lastEventId=a%00b HTTP/1.1\r\nHost: x",
+        b"?lastEventId=a%0Ab HTTP/1.1\r\nHost: x",
+        b"?lastEventId=a%0Db HTTP/1.1\r\nHost: x",
+        b" HTTP/1.1\r\nHost: x\r\nLast-Event-ID: \xff",  # not UTF-8
+    ],
+)
+def test_whatwg_9_2_6_bad_last_event_id_400(head: bytes) -> None:
+    (request,) = serve([b"GET /sse/c" + head + b"\r\n\r\n"])
+    with pytest.raises(HTTPError) as info:
+        resume_id(request)
+    assert info.value.status == 400
