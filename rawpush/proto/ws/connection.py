@@ -353,11 +353,11 @@ class Connection:
         self._transition(event)
         self._write(first, payload)
 
-    def send_ping(self, payload: bytes = b"") -> None:
+    def send_ping(self, payload: bytes | bytearray | memoryview = b"") -> None:
         """Send a Ping (section 5.5.2); ``payload`` is at most 125 bytes."""
         self._send_control(0x89, Input.SEND_PING, bytes(payload))
 
-    def send_pong(self, payload: bytes = b"") -> None:
+    def send_pong(self, payload: bytes | bytearray | memoryview = b"") -> None:
         """Send an unsolicited Pong, e.g. as a heartbeat (section 5.5.3)."""
         self._send_control(0x8A, Input.SEND_PONG, bytes(payload))
 
