@@ -294,18 +294,17 @@ class HeadReader:
     def add_eof(self) -> None:
         self.eof = True
 
-    def next_event(self) -> h11.Event | type[h11.PAUSED] | None:
+    def next_event(self) -> h11.Event | None:
         """The next h11 event, None when more bytes are needed; raises h11's errors."""
         while True:
             event = self._conn.next_event()
             if isinstance(event, h11.Event):
                 return event
-            if event is h11.PAUSED:
-                return h11.PAUSED
+            # PAUSED comes only after the head; callers stop reading there.
+            assert event is h11.NEED_DATA, event
             if self._pending:
-                size = len(self._pending)
-                if not self._head_done:
-                    size = min(size, self._limit + 1 - self._buffered)
+                # Pending bytes exist only before the head ends (see add()).
+                size = min(len(self._pending), self._limit + 1 - self._buffered)
                 chunk = bytes(self._pending[:size])
                 del self._pending[:size]
                 self._buffered += len(chunk)
@@ -320,12 +319,10 @@ class HeadReader:
         """Mark the head as read; return its size in bytes and stop limiting."""
         size = self._buffered - len(self._conn.trailing_data[0])
         self._head_done = True
+        # EOF cannot be pending here: it is only fed once _pending is empty.
         if self._pending:
             self._conn.receive_data(bytes(self._pending))
             self._pending.clear()
-        if self.eof and not self._eof_sent:
-            self._eof_sent = True
-            self._conn.receive_data(b"")
         return size
 
 

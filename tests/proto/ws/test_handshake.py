@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 
 import h11
 import pytest
@@ -36,8 +37,8 @@ def headers(**changes: str | None) -> Headers:
         "sec-websocket-key": KEY,
         "sec-websocket-version": "13",
     }
-    for name, value in changes.items():
-        name = name.replace("_", "-")
+    for field, value in changes.items():
+        name = field.replace("_", "-")
         if value is None:
             base.pop(name)
         else:
@@ -348,12 +349,12 @@ def feed(server: ServerHandshake, chunks: list[bytes]) -> HandshakeRequest | Han
 
 def split(data: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({0, len(data), *(c % (len(data) + 1) for c in cuts)})
-    return [data[a:b] for a, b in zip(points, points[1:], strict=False)]
+    return [data[a:b] for a, b in itertools.pairwise(points)]
 
 
 def test_4_2_1_server_handshake_whole() -> None:
     server = ServerHandshake(subprotocols=["superchat"])
-    assert server.state is HandshakeState.READING
+    assert server.state.value == "reading"
     req = server.receive_data(REQUEST + FRAME)
     assert req is not None
     assert req.target == "/chat"
@@ -593,3 +594,9 @@ def test_4_2_2_reject_misuse_is_local_error() -> None:
         server.reject(HandshakeError("ok?", 200))
     with pytest.raises(LocalProtocolError):
         server.reject(HandshakeError("bad header", 400, (("X", "a\nb"),)))
+
+
+def test_4_2_1_empty_data_is_not_eof() -> None:
+    server = ServerHandshake()
+    assert server.receive_data(b"") is None
+    assert server.receive_data(REQUEST) is not None
