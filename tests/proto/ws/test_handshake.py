@@ -354,19 +354,20 @@ def split(data: bytes, cuts: list[int]) -> list[bytes]:
 
 def test_4_2_1_server_handshake_whole() -> None:
     server = ServerHandshake(subprotocols=["superchat"])
-    assert server.state.value == "reading"
+    states = [server.state]
     req = server.receive_data(REQUEST + FRAME)
     assert req is not None
     assert req.target == "/chat"
     assert req.subprotocol == "superchat"
-    assert server.state is HandshakeState.RECEIVED
+    states.append(server.state)
     assert server.request == req
     assert server.trailing_data == FRAME
     status, hs, _ = parse_response(server.accept())
+    states.append(server.state)
+    assert states == [HandshakeState.READING, HandshakeState.RECEIVED, HandshakeState.ACCEPTED]
     assert status == 101
     assert ("sec-websocket-accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") in hs
     assert ("sec-websocket-protocol", "superchat") in hs
-    assert server.state is HandshakeState.ACCEPTED
     assert server.trailing_data == FRAME
 
 
