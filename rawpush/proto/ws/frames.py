@@ -172,8 +172,6 @@ def parse_close(payload: bytes) -> tuple[int, str]:
     return code, reason
 
 
-def serialize_close(code: int | None, reason: bytes = b"") -> bytes:
-    """The body of a Close frame; None sends an empty body (no status)."""
-    if code is None:
-        return b""
+def serialize_close(code: int, reason: bytes = b"") -> bytes:
+    """The body of a Close frame: status code, then the UTF-8 reason."""
     return _CODE.pack(code) + reason
