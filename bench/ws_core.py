@@ -29,7 +29,8 @@ from rawpush.ws import ClientConnection, ServerConnection, WSConfig
 
 SIZES = (256, 1024, 64 * 1024)
 LIMIT = 1 << 20
-BUDGET = 0.25  # seconds of measurement per (library, size, direction)
+BUDGET = 0.15  # seconds per measurement
+ROUNDS = 3  # libraries alternate; the best round counts (the machine is shared)
 
 
 def client_frames(text: str, count: int) -> list[bytes]:
@@ -139,7 +140,11 @@ def main() -> None:
             "send": (send_rawpush(text), send_wsproto(text), send_websockets(text)),
         }
         for direction, runs in rows.items():
-            ours, wsp, wss = (rate(run) for run in runs)
+            best = [0.0, 0.0, 0.0]
+            for _ in range(ROUNDS):
+                for i, run in enumerate(runs):
+                    best[i] = max(best[i], rate(run))
+            ours, wsp, wss = best
             print(f"{direction:<9} {size:>6} {ours:>10,.0f} {wsp:>10,.0f} {wss:>10,.0f}"
                   f" {ours / wsp:>9.2f} {ours / wss:>12.2f}")
 

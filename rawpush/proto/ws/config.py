@@ -25,6 +25,4 @@ class WSConfig:
     def __post_init__(self) -> None:
         if self.max_frame_size < 125 or self.max_message_size < 1:
             # Below 125 a legal control frame could be refused (section 5.5).
-            raise WebSocketLocalError(
-                "max_frame_size must be >= 125 and max_message_size >= 1"
-            )
+            raise WebSocketLocalError("max_frame_size must be >= 125 and max_message_size >= 1")

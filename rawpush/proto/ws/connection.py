@@ -175,6 +175,8 @@ class Connection:
         expect_mask = self.is_server
         max_frame = self._max_frame
         rsv_allowed = self._rsv_allowed
+        max_message = self._max_message
+        plain = self._ext is None
         pos = 0
         try:
             while True:
@@ -182,11 +184,11 @@ class Connection:
                 if frame is None:
                     break
                 pos, first, payload = frame
-                if first == 0x81 and not self._msg_opcode and self._ext is None:
+                if first == 0x81 and plain and not self._msg_opcode:
                     # The common case, kept short: a whole, plain text message.
                     self._state = TRANSITIONS[self._state, _RECV_DATA]
-                    if len(payload) > self._max_message:
-                        raise _too_big(len(payload), self._max_message)
+                    if len(payload) > max_message:
+                        raise _too_big(len(payload), max_message)
                     try:
                         events.append(Text(payload.decode()))
                     except UnicodeDecodeError:

@@ -17,17 +17,17 @@ translates well under 1 ns).
 
 from __future__ import annotations
 
-__all__ = ["apply_mask"]
+__all__ = ["REPEAT", "SMALL_MASK", "apply_mask"]
 
-_SMALL = 384
+SMALL_MASK = 384
 
-# _REPEAT[w] has a 1 at the bottom of each of w 32-bit words: multiplying a
+# REPEAT[w] has a 1 at the bottom of each of w 32-bit words: multiplying a
 # 4-byte key read as an integer by it repeats the key w times, without
 # building and converting a repeated bytes object (saves a third of the
 # time at 256 bytes).
-_REPEAT: list[int] = [0]
-for _ in range(_SMALL // 4 + 1):
-    _REPEAT.append((_REPEAT[-1] << 32) | 1)
+REPEAT: list[int] = [0]
+for _ in range(SMALL_MASK // 4 + 1):
+    REPEAT.append((REPEAT[-1] << 32) | 1)
 
 # _TABLES[k] maps every byte b to b ^ k; built with the integer trick so the
 # import costs no per-byte Python loop either.
@@ -44,12 +44,12 @@ def apply_mask(data: bytes | bytearray | memoryview, key: bytes) -> bytes:
     Masking and unmasking are the same operation (section 5.3).
     """
     n = len(data)
-    if n < _SMALL:
+    if n < SMALL_MASK:
         # Little-endian keeps byte i of the payload aligned with byte i of
         # the repeated key; the key may overhang by up to 3 bytes, which
         # the final slice drops.
         words = (n + 3) >> 2
-        repeated = int.from_bytes(key, "little") * _REPEAT[words]
+        repeated = int.from_bytes(key, "little") * REPEAT[words]
         return (int.from_bytes(data, "little") ^ repeated).to_bytes(words << 2, "little")[:n]
     out = bytearray(data)
     tables = _TABLES
