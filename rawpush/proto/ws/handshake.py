@@ -349,6 +349,7 @@ class ServerHandshake:
         self._request: HandshakeRequest | None = None
         self._error: HandshakeError | None = None
         self._head_method = False
+        self._peer_gone = False
 
     @property
     def state(self) -> HandshakeState:
@@ -411,6 +412,7 @@ class ServerHandshake:
                 return None
             if not isinstance(event, h11.Request):
                 # Only ConnectionClosed can come before a Request.
+                self._peer_gone = True
                 raise HandshakeError("connection closed before a request arrived", 400)
             self._head_method = event.method == b"HEAD"
             if self._reader.end_head() > self._max_header_bytes:
@@ -464,7 +466,8 @@ class ServerHandshake:
 
     def reject(self, error: HandshakeError | None = None) -> bytes:
         """A complete refusal for ``error`` (default ``self.error``); also before
-        the request is complete (a caller's timeout: 408)."""
+        the request is complete (a caller's timeout: 408). ``b""`` when the
+        peer closed without sending a byte: there is no one to answer."""
         if self._state in (HandshakeState.ACCEPTED, HandshakeState.REJECTED):
             raise LocalProtocolError(f"cannot reject: handshake {self._state.value}")
         if error is None:
@@ -473,6 +476,9 @@ class ServerHandshake:
             raise LocalProtocolError("reject() needs an error: the request was not refused")
         if not 300 <= error.status <= 599:
             raise LocalProtocolError(f"status {error.status} cannot refuse a handshake")
+        if self._peer_gone:
+            self._state = HandshakeState.REJECTED
+            return b""
         status, headers, body = reject_response(error)
         phrase = HTTPStatus(status).phrase.encode() if status in _STATUSES else b""
         try:

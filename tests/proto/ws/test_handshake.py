@@ -601,3 +601,11 @@ def test_4_2_1_empty_data_is_not_eof() -> None:
     server = ServerHandshake()
     assert server.receive_data(b"") is None
     assert server.receive_data(REQUEST) is not None
+
+
+def test_4_2_1_reject_after_peer_closed_silently_is_empty() -> None:
+    server = ServerHandshake()
+    with pytest.raises(HandshakeError):
+        server.receive_eof()
+    assert server.reject() == b""
+    assert server.state is HandshakeState.REJECTED
