@@ -108,7 +108,7 @@ def test_5_3_default_mask_source_is_random() -> None:
 # -- 5.2 / 5.6 / 5.7 well-formed frames ---------------------------------------------
 
 
-@pytest.mark.parametrize("length", [0, 1, 125, 126, 127, 65535, 65536, 70000])
+@pytest.mark.parametrize("length", [0, 1, 3, 125, 126, 127, 383, 384, 385, 65535, 65536, 70000])
 def test_5_2_payload_lengths_round_trip_with_minimal_encoding(length: int) -> None:
     payload = os.urandom(length)
     data = frame(Opcode.BINARY, payload)
