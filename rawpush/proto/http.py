@@ -178,9 +178,11 @@ class HTTPConnection:
             if event is h11.PAUSED or isinstance(event, h11.ConnectionClosed):
                 return None
             if isinstance(event, h11.Request):
+                # Before the checks: h11 has taken the method in, and an error
+                # response to HEAD must leave its body out as well.
+                self._method = event.method
                 self._check_head(event)
                 self._head = event
-                self._method = event.method
             elif isinstance(event, h11.Data):
                 self._body_size += len(event.data)
                 if self._body_size > self.config.max_body_bytes:

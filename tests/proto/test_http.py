@@ -402,6 +402,12 @@ def test_rfc9110_9_3_2_head_response_has_length_but_no_body() -> None:
     assert body == b""
 
 
+def test_rfc9110_9_3_2_error_answer_to_a_refused_head_has_no_body() -> None:
+    conn, error = refuse(b"HEAD / HTTP/2.1\r\nHost: x\r\n\r\n")  # found by the fuzzer
+    head, body, _ = response_of(conn.respond_error(error), method="HEAD")
+    assert (head.status_code, body) == (505, b"")
+
+
 def test_rfc9110_8_6_no_content_length_on_204() -> None:
     conn, _ = started(GET)
     with pytest.raises(LocalProtocolError):
