@@ -30,10 +30,14 @@ def _lines(text: str) -> list[str]:
     return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
+def _bad_id(value: str) -> SSEEncodeError:
+    return SSEEncodeError(f"event id must not contain NUL, CR or LF: {value!r}")
+
+
 def _check_id(value: str) -> None:
     # Section 9.2.6: an id with NUL is ignored; CR or LF would end the field.
     if "\0" in value or "\n" in value or "\r" in value:
-        raise SSEEncodeError(f"event id must not contain NUL, CR or LF: {value!r}")
+        raise _bad_id(value)
 
 
 def _check_event(value: str) -> None:
@@ -47,7 +51,7 @@ def _check_retry(value: object) -> int:
         raise SSEEncodeError(f"retry must be an int, not {type(value).__name__}")
     if not 0 <= value <= MAX_RETRY:
         raise SSEEncodeError(f"retry must be between 0 and 2**64-1 ms: {value}")
-    return value
+    return int(value)  # an IntEnum member is written as its number
 
 
 def encode(event: Event) -> bytes:
@@ -66,21 +70,22 @@ def encode(event: Event) -> bytes:
     if event.event is None and event.retry is None:
         # The fast path: the hub's events carry an id and data only.
         if event_id is None:
-            text = "data: " + data + "\n\n"
+            text = f"data: {data}\n\n"
+        elif "\0" in event_id or "\n" in event_id or "\r" in event_id:
+            raise _bad_id(event_id)
         else:
-            _check_id(event_id)
-            text = "id: " + event_id + "\ndata: " + data + "\n\n"
+            text = f"id: {event_id}\ndata: {data}\n\n"
     else:
         head = ""
         if event.event is not None:
             _check_event(event.event)
-            head = "event: " + event.event + "\n"
+            head = f"event: {event.event}\n"
         if event_id is not None:
             _check_id(event_id)
-            head += "id: " + event_id + "\n"
+            head += f"id: {event_id}\n"
         if event.retry is not None:
-            head += "retry: " + str(_check_retry(event.retry)) + "\n"
-        text = head + "data: " + data + "\n\n"
+            head += f"retry: {_check_retry(event.retry)}\n"
+        text = f"{head}data: {data}\n\n"
     try:
         return text.encode()
     except UnicodeEncodeError as exc:
