@@ -33,16 +33,15 @@ answered, since bytes of a later request are buffered until then.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import h11
 
 from rawpush.proto.errors import HTTPError, LocalProtocolError
+from rawpush.proto.http_request import HTTPConfig, Request, json_bytes, split_target
 
+# Request, HTTPConfig and json_bytes live in http_request; re-exported here.
 __all__ = ["HTTPConfig", "HTTPConnection", "Headers", "Request", "json_bytes"]
 
 Headers = Sequence[tuple[str, str]]
@@ -58,55 +57,11 @@ _CAN_RESPOND = (h11.IDLE, h11.SEND_RESPONSE)
 _REQUEST_COMPLETE = (h11.DONE, h11.MUST_CLOSE, h11.MIGHT_SWITCH_PROTOCOL)  # type: ignore[attr-defined]
 
 
-def json_bytes(obj: Any) -> bytes:
-    """Compact UTF-8 JSON, the one encoding every JSON body here uses."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-@dataclass(frozen=True, slots=True)
-class HTTPConfig:
-    """Limits for one HTTP connection.
-
-    ``max_header_bytes`` bounds the request line plus header fields (431
-    beyond it, RFC 6585 section 5); ``max_body_bytes`` the request body
-    (413, RFC 9110 section 15.5.14); ``max_query_fields`` the number of
-    ``name=value`` pairs parsed from the query (400 beyond it).
-    """
-
-    max_header_bytes: int = 16 * 1024
-    max_body_bytes: int = 1024 * 1024
-    max_query_fields: int = 128
-
-    def __post_init__(self) -> None:
-        if self.max_header_bytes < 1 or self.max_body_bytes < 0 or self.max_query_fields < 1:
-            raise LocalProtocolError(f"HTTPConfig limits out of range: {self!r}")
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    """One complete request, body included.
-
-    ``target`` is the raw request-target; ``path`` its percent-decoded path
-    without the query; ``query`` maps each name to its first value. Header
-    names are lower-cased, names and values decoded as latin-1 (RFC 9110
-    section 5.5: field values are octets, not text).
-    """
-
-    method: str
-    target: str
-    path: str
-    query: dict[str, str] = field(hash=False)
-    headers: tuple[tuple[str, str], ...]
-    http_version: str
-    body: bytes
-    keep_alive: bool
-
-    def header(self, name: str) -> str | None:
-        """The field's value, or None; repeated fields joined with ", "
-        as RFC 9110 section 5.3 allows for list-valued fields."""
-        name = name.lower()
-        values = [value for key, value in self.headers if key == name]
-        return ", ".join(values) if values else None
+def _final(status: int) -> None:
+    if status < 200:
+        # Interim responses have their own methods: only 100 (sent by
+        # next_request) and 101 (switch_protocols) make sense here.
+        raise LocalProtocolError(f"{status} is not a final status")
 
 
 class HTTPConnection:
@@ -173,7 +128,7 @@ class HTTPConnection:
                 if self._head is not None and conn.they_are_waiting_for_100_continue:
                     # RFC 9110 section 10.1.1: the client holds the body back
                     # until we say we want it.
-                    self._out += self._send(h11.InformationalResponse(status_code=100, headers=[]))
+                    self._out += self._send_head(100, [])
                 return None
             if event is h11.PAUSED or isinstance(event, h11.ConnectionClosed):
                 return None
@@ -229,7 +184,7 @@ class HTTPConnection:
         self._body_size = 0
         target = head.target.decode("latin-1")
         try:
-            path, query = self._split_target(target)
+            path, query = split_target(target, self.config.max_query_fields)
         except ValueError as exc:
             raise self._fail(400, f"bad request target: {exc}") from exc
         version = head.http_version.decode("ascii")
@@ -253,33 +208,6 @@ class HTTPConnection:
             # h11's rule: HTTP/1.0 never keeps alive, 1.1 unless "close".
             keep_alive=version != "1.0" and "close" not in connection,
         )
-
-    def _split_target(self, target: str) -> tuple[str, dict[str, str]]:
-        if target.startswith("/"):
-            raw_path, _, raw_query = target.partition("?")
-            # A fragment never belongs in a request (RFC 9112 section 3.2).
-            raw_query = raw_query.partition("#")[0]
-            raw_path = raw_path.partition("#")[0]
-        elif target == "*":  # asterisk-form, OPTIONS (RFC 9112 section 3.2.4)
-            raw_path, raw_query = target, ""
-        elif "://" in target:  # absolute-form, which servers MUST accept (3.2.2)
-            parts = urlsplit(target)
-            raw_path, raw_query = parts.path or "/", parts.query
-        else:
-            raise ValueError("not origin-, absolute- or asterisk-form")
-        # errors="strict": a percent-encoded path or query that is not
-        # UTF-8 is refused rather than silently turned into U+FFFD.
-        path = unquote(raw_path, errors="strict")
-        query: dict[str, str] = {}
-        if raw_query:
-            parsed = parse_qs(
-                raw_query,
-                keep_blank_values=True,
-                errors="strict",
-                max_num_fields=self.config.max_query_fields,
-            )
-            query = {name: values[0] for name, values in parsed.items()}
-        return path, query
 
     # -- state ----------------------------------------------------------------
 
@@ -338,6 +266,19 @@ class HTTPConnection:
         except h11.LocalProtocolError as exc:
             raise LocalProtocolError(str(exc)) from exc
 
+    def _send_head(self, status: int, fields: list[tuple[bytes, bytes]]) -> bytes:
+        # h11 validates the status and header syntax when the event is built,
+        # so building it belongs inside the translation to our own error.
+        try:
+            head: h11.Event = (
+                h11.InformationalResponse(status_code=status, headers=fields)
+                if status < 200
+                else h11.Response(status_code=status, headers=fields)
+            )
+        except h11.LocalProtocolError as exc:
+            raise LocalProtocolError(str(exc)) from exc
+        return self._send(head)
+
     def _encode(self, headers: Headers) -> list[tuple[bytes, bytes]]:
         try:
             return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
@@ -350,6 +291,7 @@ class HTTPConnection:
         The body is left out for HEAD (RFC 9110 section 9.3.2), and 204 or
         304 responses carry neither body nor ``Content-Length`` (8.6).
         """
+        _final(status)
         if any(name.lower() in _FRAMING for name, _ in headers):
             raise LocalProtocolError("respond() sets the framing headers itself")
         fields = self._encode(headers)
@@ -358,7 +300,7 @@ class HTTPConnection:
                 raise LocalProtocolError(f"a {status} response has no body")
         else:
             fields.append((b"content-length", str(len(body)).encode("ascii")))
-        out = self._send(h11.Response(status_code=status, headers=fields))
+        out = self._send_head(status, fields)
         if body and self._method != b"HEAD":
             out += self._send(h11.Data(data=body))
         return out + self._send(h11.EndOfMessage())
@@ -383,9 +325,9 @@ class HTTPConnection:
             close = self._failed or self._h11.their_state not in _REQUEST_COMPLETE
         headers = [_JSON_TYPE, *error.headers]
         if close:
-            # RFC 9112 section 9.6: announce the close in the response.
+            # RFC 9112 section 9.6: announce the close in the response (h11
+            # then moves to MUST_CLOSE, so should_close turns True).
             headers.append(("Connection", "close"))
-            self._failed = True
         message = error.args[0] if error.args else error.__class__.__name__
         return self.respond(error.status, headers, json_bytes({"error": str(message)}))
 
@@ -396,7 +338,8 @@ class HTTPConnection:
         HTTP/1.1 and by closing the connection over HTTP/1.0 (RFC 9112
         section 6.3, rule 8).
         """
-        return self._send(h11.Response(status_code=status, headers=self._encode(headers)))
+        _final(status)
+        return self._send_head(status, self._encode(headers))
 
     def stream_chunk(self, data: bytes) -> bytes:
         """One piece of a streamed body (nothing for an empty piece or HEAD)."""
@@ -413,4 +356,4 @@ class HTTPConnection:
         """A 101 response accepting the client's ``Upgrade`` (RFC 9110
         section 15.2.2); afterwards the connection carries the new protocol,
         starting with ``trailing_data``."""
-        return self._send(h11.InformationalResponse(status_code=101, headers=self._encode(headers)))
+        return self._send_head(101, self._encode(headers))

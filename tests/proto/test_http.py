@@ -1,9 +1,6 @@
-"""HTTPConnection and the SSE response helpers.
-
-Requests are fed whole, byte by byte and split where hypothesis chooses;
-responses are checked by parsing them back with an independent h11 client,
-never by comparing raw bytes.
-"""
+"""HTTPConnection and the SSE response helpers. Requests are fed whole, byte
+by byte and split where hypothesis chooses; responses are parsed back by an
+independent h11 client, never compared as raw bytes."""
 
 from __future__ import annotations
 
@@ -149,11 +146,13 @@ def test_rfc9112_6_bodies_by_length_and_chunked() -> None:
         (b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n", False),
     ],
 )
-def test_rfc9112_9_3_keep_alive(head: bytes, keep_alive: bool) -> None:
-    conn, request = started(head + b"\r\n")
+def test_rfc9112_9_3_and_9_6_keep_alive(head: bytes, keep_alive: bool) -> None:
+    conn, request = started(head + b"\r\n" + GET)
     assert request.keep_alive is keep_alive
     conn.respond(200)
     assert conn.should_close is not keep_alive
+    # After a close is announced nothing more is read (RFC 9112 section 9.6).
+    assert (conn.next_request() is None) is not keep_alive
 
 
 @pytest.mark.parametrize(
@@ -265,6 +264,14 @@ def test_design_dead_connection_still_answers_then_fails_fast() -> None:
         conn.next_request()
 
 
+def test_rfc9110_15_5_9_timeout_answer_before_any_request() -> None:
+    conn = HTTPConnection()
+    conn.receive_data(b"GET / HT")  # then the I/O layer's header timer fires
+    head, _, headers = response_of(conn.respond_error(HTTPError("too slow", 408)))
+    assert (head.status_code, headers[b"connection"]) == (408, b"close")
+    assert conn.should_close and conn.next_request() is None
+
+
 def test_design_error_about_a_complete_request_keeps_alive() -> None:
     conn, _ = started(GET + POST)
     error = HTTPError("no such channel", 404, (("X-Why", "test"),))
@@ -294,7 +301,10 @@ def test_rfc9112_9_3_2_pipelined_requests_served_in_order() -> None:
     first = conn.next_request()
     assert first is not None and first.method == "GET"
     assert conn.next_request() is None  # not before the first is answered
+    with pytest.raises(LocalProtocolError):
+        conn.start_next_cycle()  # not before the first is answered either
     conn.respond(200, [("Content-Type", "text/plain")], b"one")
+    conn.start_next_cycle()  # explicit here; next_request() would do it
     second = conn.next_request()
     assert second is not None and second.body == b"hello"
     conn.respond_json(200, {"id": "1"})
@@ -315,13 +325,6 @@ def test_rfc9112_2_2_trailing_garbage_after_a_request() -> None:
     assert info.value.status == 400
 
 
-def test_rfc9112_9_6_nothing_read_after_connection_close() -> None:
-    conn, _ = started(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" + GET)
-    conn.respond(204)
-    assert conn.should_close
-    assert conn.next_request() is None
-
-
 def test_rfc9112_9_eof_when_idle_closes_quietly() -> None:
     conn = HTTPConnection()
     conn.receive_eof()
@@ -330,15 +333,6 @@ def test_rfc9112_9_eof_when_idle_closes_quietly() -> None:
     assert conn.should_close
     with pytest.raises(LocalProtocolError):
         conn.receive_data(b"late")
-
-
-def test_start_next_cycle_explicit() -> None:
-    conn, _ = started(GET)
-    with pytest.raises(LocalProtocolError):
-        conn.start_next_cycle()  # the response has not been sent
-    conn.respond(204)
-    conn.start_next_cycle()
-    assert conn.next_request() is None
 
 
 def test_rfc9110_10_1_1_expect_100_continue() -> None:
@@ -372,12 +366,6 @@ def test_rfc9110_7_8_upgrade_denied_by_a_normal_response() -> None:
     assert not conn.switched and not conn.should_close
     request = conn.next_request()
     assert request is not None and request.path == "/sse/news room"
-
-
-def test_rfc9110_15_2_2_switch_without_an_upgrade_request_is_local_error() -> None:
-    conn, _ = started(GET)
-    with pytest.raises(LocalProtocolError):
-        conn.switch_protocols([("Upgrade", "websocket")])
 
 
 # -- responses, read back by an h11 client -------------------------------------------
@@ -417,20 +405,33 @@ def test_rfc9110_8_6_no_content_length_on_204() -> None:
 
 
 @pytest.mark.parametrize(
-    "headers",
-    [[("Content-Length", "3")], [("transfer-encoding", "chunked")], [("X", "\u20ac")]],
+    ("status", "headers"),
+    [
+        (200, [("Content-Length", "3")]),
+        (200, [("transfer-encoding", "chunked")]),
+        (200, [("X", "\u20ac")]),  # not latin-1
+        (200, [("X", "a\r\nb")]),  # h11 refuses it as it builds the event
+        (200, [("Bad Name", "x")]),
+        (100, []),
+        (1000, []),
+    ],
 )
-def test_respond_refuses_framing_and_unencodable_headers(headers: list[tuple[str, str]]) -> None:
+def test_respond_refuses_misuse(status: int, headers: list[tuple[str, str]]) -> None:
     conn, _ = started(GET)
     with pytest.raises(LocalProtocolError):
-        conn.respond(200, headers, b"abc")
+        conn.respond(status, headers, b"abc")
+    if not any(name.lower() in ("content-length", "transfer-encoding") for name, _ in headers):
+        with pytest.raises(LocalProtocolError):
+            conn.start_stream(status, headers)  # a stream may declare its length
 
 
 def test_h11_local_errors_become_local_protocol_errors() -> None:
-    conn = HTTPConnection()
+    conn, _ = started(GET)
     with pytest.raises(LocalProtocolError):
-        conn.end_stream()  # no response started
+        conn.switch_protocols([("Upgrade", "websocket")])  # RFC 9110 15.2.2: not asked
     assert conn.should_close  # h11 is in ERROR after a failed send
+    with pytest.raises(LocalProtocolError):
+        conn.end_stream()
 
 
 @pytest.mark.parametrize(("version", "chunked"), [(b"1.1", True), (b"1.0", False)])
