@@ -199,6 +199,11 @@ def test_9_2_6_id_with_nul_ignored() -> None:
     assert outcome.last_event_id == "1"
 
 
+def test_9_2_6_id_with_nul_ignored_also_after_one_space() -> None:
+    outcome = decode(b"id: 1\n\nid: a\0b\ndata: x\n\n")
+    assert outcome.events == [msg("x", id="1")]
+
+
 def test_9_2_6_id_value_keeps_later_colons_and_spaces() -> None:
     assert decode(b"id:  a:b \ndata\n\n").events == [msg("", id=" a:b ")]
 
@@ -316,6 +321,9 @@ def test_limit_event_data_accumulated_across_lines() -> None:
     assert not ok.error
     assert len(ok.events) == 2
     bad = decode(b"data:aaaa\ndata:bbbb\ndata:c\n\n", max_event_size=10)
+    assert bad.error
+    assert bad.events == []
+    bad = decode(b"data: aaaa\ndata: bbbb\ndata: c\n\n", max_event_size=10)
     assert bad.error
     assert bad.events == []
 

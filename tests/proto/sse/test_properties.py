@@ -4,10 +4,14 @@ not depend on how the byte stream is split into chunks."""
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rawpush.sse import MAX_RETRY, Event, SSEEncodeError, encode, encode_comment
+from rawpush.sse import MAX_RETRY, Decoder, Event, SSEEncodeError, encode, encode_comment
 from tests.proto.sse.test_decoder import Outcome, run
 
 # Characters the parser treats specially, plus astral ones, on top of any
@@ -109,3 +113,65 @@ def test_arbitrary_bytes_give_events_or_the_documented_error(stream: bytes, step
         assert "\0" not in event.id
         assert "\r" not in event.data
     assert outcome == run([stream], max_line_size=16, max_event_size=16)
+
+
+def reference(stream: bytes) -> Outcome:
+    """WHATWG HTML 9.2.5-9.2.6 transcribed step by step, for a whole stream.
+
+    Slow and obvious on purpose: the decoder's shortcuts are checked
+    against it.
+    """
+    text = stream.decode("utf-8", "replace")
+    text = text.removeprefix("\ufeff")
+    lines = re.split("\r\n|\r|\n", text)
+    lines.pop()  # not ended by a line end: discarded at end of stream
+    data, event_type, id_buffer, last_id = "", "", "", ""
+    retry: int | None = None
+    events = []
+    for line in lines:
+        if line == "":
+            last_id = id_buffer
+            if data:
+                events.append(Event(data.removesuffix("\n"), event_type or "message", last_id))
+            data = event_type = ""
+            continue
+        if line.startswith(":"):
+            continue
+        if ":" in line:
+            name, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+        else:
+            name, value = line, ""
+        if name == "event":
+            event_type = value
+        elif name == "data":
+            data += value + "\n"
+        elif name == "id":
+            if "\0" not in value:
+                id_buffer = value
+        elif name == "retry" and value and all(c in "0123456789" for c in value):
+            digits = value.lstrip("0") or "0"
+            if len(digits) <= 20 and int(digits) <= MAX_RETRY:
+                retry = int(digits)
+    return Outcome(events, last_id, retry, False)
+
+
+@settings(max_examples=300)
+@given(st.lists(_FRAGMENT, max_size=40).map(b"".join), st.lists(st.integers(0, 300), max_size=8))
+def test_decoder_matches_the_spec_transcription(stream: bytes, cuts: list[int]) -> None:
+    expected = reference(stream)
+    assert run([stream]) == expected
+    assert run(_split(stream, cuts)) == expected
+
+
+def test_decoded_events_are_plain_events() -> None:
+    # The decoder builds events through a mutable twin class for speed.
+    (decoded,) = Decoder().feed(b"event: e\nid: 1\ndata: a\ndata: b\n\n")
+    built = Event("a\nb", "e", "1")
+    assert type(decoded) is Event
+    assert decoded == built
+    assert hash(decoded) == hash(built)
+    assert repr(decoded) == repr(built)
+    assert dataclasses.replace(decoded, data="c") == Event("c", "e", "1")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        decoded.data = "x"  # type: ignore[misc]
