@@ -13,16 +13,21 @@ no clock, and adds what the routes need on top of h11:
 - exceptions of rawpush's own hierarchy only: the receive path raises
   ``HTTPError`` (the reply it implies), the send path ``LocalProtocolError``.
 
-Driving it (one connection)::
+Driving it (one connection; ``route`` stands for the application)::
 
-    conn.receive_data(chunk)           # or conn.receive_eof()
-    while (request := conn.next_request()) is not None:
-        transport.write(conn.data_to_send())   # a pending 100 Continue
-        transport.write(conn.respond(200, headers, body))
-        if conn.should_close:
+    def data_received(self, chunk):        # or eof_received: receive_eof()
+        conn.receive_data(chunk)
+        try:
+            while (request := conn.next_request()) is not None:
+                transport.write(route(request))  # respond() etc.
+                if conn.should_close:
+                    transport.close()
+                    return
+        except HTTPError as exc:
+            transport.write(conn.respond_error(exc))
             transport.close()
-            break
-    transport.write(conn.data_to_send())
+            return
+        transport.write(conn.data_to_send())  # a 100 Continue, if one is due
 
 Keep-alive cycles start by themselves: once the response is complete,
 the next ``next_request()`` call moves h11 to the next cycle and serves a
