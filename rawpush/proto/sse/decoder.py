@@ -242,17 +242,9 @@ class Decoder:
         id_buffer = self._id_buffer
         last_id = self._last_event_id
         for line in lines:
-            # The lines encoders write ("data: ", "id: ", blank) come first
+            # The lines encoders write (blank, "data: ", "id: ") come first
             # and cost one slice each; the general rule below gives the same
             # result for them, only slower.
-            if line[:6] == "data: ":
-                value = line[6:]
-                if checked:
-                    size += len(value) + 1
-                    if size > max_size:
-                        break
-                data.append(value)
-                continue
             if not line:
                 # Dispatch. The last event ID string is updated even when
                 # the data buffer is empty and nothing is dispatched.
@@ -268,6 +260,14 @@ class Decoder:
                     data = []
                     size = 0
                 event_type = ""
+                continue
+            if line[:6] == "data: ":
+                value = line[6:]
+                if checked:
+                    size += len(value) + 1
+                    if size > max_size:
+                        break
+                data.append(value)
                 continue
             if line[:4] == "id: ":
                 value = line[4:]
