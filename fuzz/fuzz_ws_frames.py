@@ -6,7 +6,7 @@ in between. The only exceptions allowed out are the documented ones:
 ``WebSocketError`` (the peer broke RFC 6455) and ``WebSocketLocalError``
 (a send the state forbids). Anything else is a bug.
 
-Run: ``python fuzz/fuzz_ws_frames.py -max_total_time=60 fuzz/corpus/ws_frames``
+Run: ``python fuzz/fuzz_ws_frames.py -max_total_time=60 fuzz/corpus/fuzz_ws_frames``
 """
 
 from __future__ import annotations

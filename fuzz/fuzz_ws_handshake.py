@@ -10,7 +10,7 @@ Allowed out: ``HandshakeError`` (the peer's bytes were refused). After one,
 exception", the harness checks that the outcome does not depend on where the
 bytes were cut, and that ``trailing_data`` is exactly what followed the head.
 
-Run: ``python fuzz/fuzz_ws_handshake.py -max_total_time=60 fuzz/corpus/ws_handshake``
+Run: ``python fuzz/fuzz_ws_handshake.py -max_total_time=60 fuzz/corpus/fuzz_ws_handshake``
 """
 
 from __future__ import annotations
