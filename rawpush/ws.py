@@ -9,30 +9,55 @@ write ``data_to_send()``, and close the socket when ``should_close``::
         if isinstance(event, Text):
             conn.send_text(event.data)
     sock.sendall(conn.data_to_send())
+
+The opening handshake (RFC 6455 section 4) comes first: ``ServerHandshake``
+or ``check_request`` on the server, ``ClientHandshake`` on the client; each
+hands the bytes that followed the HTTP head (``trailing_data``) to the
+connection, never dropping them.
 """
 
-from rawpush.proto.errors import WebSocketError, WebSocketLocalError
+from rawpush.proto.errors import HandshakeError, WebSocketError, WebSocketLocalError
 from rawpush.proto.ws.closecode import CloseCode
 from rawpush.proto.ws.config import WSConfig
 from rawpush.proto.ws.connection import ClientConnection, Connection, ServerConnection
 from rawpush.proto.ws.events import Binary, Close, Event, Ping, Pong, Text
 from rawpush.proto.ws.extension import Extension
+from rawpush.proto.ws.handshake import (
+    HandshakeRequest,
+    HandshakeState,
+    ServerHandshake,
+    accept_headers,
+    accept_key,
+    check_request,
+    reject_response,
+)
+from rawpush.proto.ws.handshake_client import ClientHandshake, HandshakeResponse
 from rawpush.proto.ws.state import State
 
 __all__ = [
     "Binary",
     "ClientConnection",
+    "ClientHandshake",
     "Close",
     "CloseCode",
     "Connection",
     "Event",
     "Extension",
+    "HandshakeError",
+    "HandshakeRequest",
+    "HandshakeResponse",
+    "HandshakeState",
     "Ping",
     "Pong",
     "ServerConnection",
+    "ServerHandshake",
     "State",
     "Text",
     "WSConfig",
     "WebSocketError",
     "WebSocketLocalError",
+    "accept_headers",
+    "accept_key",
+    "check_request",
+    "reject_response",
 ]
