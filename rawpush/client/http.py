@@ -1,0 +1,295 @@
+"""A small asyncio HTTP/1.1 client on h11, for the SSE and long-poll clients.
+
+It does one thing: send one request on a fresh connection and hand back
+the response head, then the body chunk by chunk as it arrives (an event
+stream never ends, so nothing here waits for the whole body unless asked
+to). All HTTP parsing is h11's; this module only moves bytes.
+
+Every failure of the network or of the peer's HTTP surfaces as
+``OSError`` (``ConnectionError`` for a broken or malformed exchange,
+``TimeoutError`` for a read that waited too long), so callers that retry
+catch one exception family.
+
+No keep-alive: each ``Response`` owns its connection and closes it when
+the body is done or the caller gives up. Push clients make few, long
+requests, so a pool would buy little and cost a lot of code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import ssl as _ssl
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from urllib.parse import urljoin, urlsplit
+
+import h11
+
+import rawpush
+
+__all__ = [
+    "URL",
+    "HTTPStatusError",
+    "Response",
+    "SSLArg",
+    "backoff",
+    "parse_url",
+    "pause",
+    "request",
+]
+
+USER_AGENT = f"rawpush/{rawpush.__version__}"
+_READ_SIZE = 64 * 1024
+_DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
+
+#: ``None``/``True``: verify with the system's CAs (on https:// only);
+#: ``False``: TLS without verification; or a ready ``SSLContext``.
+SSLArg = _ssl.SSLContext | bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class URL:
+    """An absolute http(s):// or ws(s):// URL, split the way a request needs it."""
+
+    scheme: str
+    host: str
+    port: int
+    target: str  # path and query, what goes on the request line
+
+    @property
+    def secure(self) -> bool:
+        return self.scheme in ("https", "wss")
+
+    @property
+    def authority(self) -> str:
+        """The ``Host`` header: the port is left out when it is the default."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        if self.port == _DEFAULT_PORTS[self.scheme]:
+            return host
+        return f"{host}:{self.port}"
+
+    def __str__(self) -> str:
+        return f"{self.scheme}://{self.authority}{self.target}"
+
+    def join(self, reference: str) -> URL:
+        """Resolve a ``Location`` (RFC 9110 section 10.2.2: it may be relative)."""
+        return parse_url(urljoin(str(self), reference))
+
+    def with_scheme(self, scheme: str) -> URL:
+        """The same resource under another scheme (``ws`` <-> ``http``)."""
+        return replace(self, scheme=scheme)
+
+
+def parse_url(url: str) -> URL:
+    """Split ``url``; ``ValueError`` for a scheme or shape we cannot request."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS:
+        raise ValueError(f"unsupported URL scheme {parts.scheme!r} in {url!r}")
+    if not parts.hostname:
+        raise ValueError(f"no host in {url!r}")
+    port = parts.port or _DEFAULT_PORTS[scheme]
+    target = parts.path or "/"
+    if parts.query:
+        target = f"{target}?{parts.query}"
+    # The fragment never goes on the wire (RFC 9110 section 4.2.4).
+    return URL(scheme, parts.hostname, port, target)
+
+
+class HTTPStatusError(Exception):
+    """A response the caller cannot use; ``status`` is its HTTP status
+    (0 when the problem is not the status, e.g. a wrong content type)."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(f"{status} {reason}" if status else reason)
+        self.status = status
+        self.reason = reason
+
+
+class Response:
+    """A response head, and its body still on the wire."""
+
+    def __init__(
+        self,
+        url: URL,
+        head: h11.Response,
+        conn: h11.Connection,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        self.url = url
+        self.status: int = head.status_code
+        self.reason = head.reason.decode("latin-1")
+        self.headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in head.headers]
+        self._conn = conn
+        self._reader = reader
+        self._writer = writer
+        self._done = False
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (h11 lowercases names), or None."""
+        name = name.lower()
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+    @property
+    def content_type(self) -> str:
+        """The MIME type essence, lowercase, without parameters."""
+        value = self.header("content-type") or ""
+        return value.split(";", 1)[0].strip().lower()
+
+    async def read_chunk(self, timeout: float | None = None) -> bytes:
+        """The next piece of the body as it arrives; ``b""`` once it is complete.
+
+        ``TimeoutError`` when nothing arrives for ``timeout`` seconds,
+        ``ConnectionError`` when the connection breaks before the body's
+        end (a close-delimited body ends cleanly at EOF: RFC 9112 section 6.3).
+        """
+        while not self._done:
+            try:
+                event = self._conn.next_event()
+            except h11.RemoteProtocolError as exc:
+                self.close()
+                raise ConnectionError(f"bad HTTP from {self.url.authority}: {exc}") from exc
+            if event is h11.NEED_DATA:
+                await self._receive(timeout)
+            elif isinstance(event, h11.Data):
+                return bytes(event.data)
+            elif isinstance(event, h11.EndOfMessage):
+                self.close()
+            else:  # pragma: no cover - h11 yields nothing else inside a body
+                raise ConnectionError(f"unexpected {type(event).__name__} in a response body")
+        return b""
+
+    async def read(self, limit: int, timeout: float | None = None) -> bytes:
+        """The whole body; ``ConnectionError`` when it exceeds ``limit`` bytes."""
+        parts: list[bytes] = []
+        size = 0
+        while chunk := await self.read_chunk(timeout):
+            size += len(chunk)
+            if size > limit:
+                self.close()
+                raise ConnectionError(f"response body larger than {limit} bytes")
+            parts.append(chunk)
+        return b"".join(parts)
+
+    async def _receive(self, timeout: float | None) -> None:
+        try:
+            data = await asyncio.wait_for(self._reader.read(_READ_SIZE), timeout)
+        except TimeoutError:
+            self.close()
+            raise TimeoutError(f"no data from {self.url.authority} for {timeout} s") from None
+        except OSError:
+            self.close()
+            raise
+        if self._done:  # closed by close() while we waited
+            raise ConnectionError("response closed")
+        self._conn.receive_data(data)
+
+    def close(self) -> None:
+        """Drop the connection now (safe to call any number of times)."""
+        if not self._done:
+            self._done = True
+            self._writer.close()
+
+    async def aclose(self) -> None:
+        self.close()
+        # OSError: the peer already reset it, which closes it just the same.
+        with contextlib.suppress(OSError):
+            await self._writer.wait_closed()
+
+
+def _ssl_context(url: URL, ssl: SSLArg) -> _ssl.SSLContext | None:
+    if not url.secure:
+        return None
+    if isinstance(ssl, _ssl.SSLContext):
+        return ssl
+    context = _ssl.create_default_context()
+    if ssl is False:
+        context.check_hostname = False
+        context.verify_mode = _ssl.CERT_NONE
+    return context
+
+
+async def request(
+    method: str,
+    url: URL,
+    *,
+    headers: Iterable[tuple[str, str]] = (),
+    body: bytes = b"",
+    ssl: SSLArg = None,
+    timeout: float | None = None,
+) -> Response:
+    """Connect, send one request and return once the response head is in.
+
+    ``timeout`` bounds the connect and the wait for the head; the body is
+    read later with its own timeout. Informational (1xx) responses are
+    skipped, as RFC 9110 section 15.2 lets a client that did not ask for them.
+    """
+    context = _ssl_context(url, ssl)
+    try:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(
+                url.host, url.port, ssl=context, server_hostname=url.host if context else None
+            ),
+            timeout,
+        )
+    except TimeoutError:
+        raise TimeoutError(f"connecting to {url.authority} timed out") from None
+    conn = h11.Connection(h11.CLIENT)
+    all_headers = [("Host", url.authority), ("User-Agent", USER_AGENT), *headers]
+    if body or method not in ("GET", "HEAD"):
+        all_headers.append(("Content-Length", str(len(body))))
+    try:
+        out = conn.send(h11.Request(method=method, target=url.target, headers=all_headers))
+        if body:
+            out = (out or b"") + (conn.send(h11.Data(data=body)) or b"")
+        out = (out or b"") + (conn.send(h11.EndOfMessage()) or b"")
+    except h11.LocalProtocolError as exc:
+        writer.close()
+        raise ValueError(f"cannot send this request: {exc}") from exc
+    try:
+        writer.write(out)
+        head = await asyncio.wait_for(_read_head(conn, reader, url), timeout)
+    except TimeoutError:
+        writer.close()
+        raise TimeoutError(f"no response from {url.authority} in {timeout} s") from None
+    except BaseException:
+        writer.close()
+        raise
+    return Response(url, head, conn, reader, writer)
+
+
+async def _read_head(conn: h11.Connection, reader: asyncio.StreamReader, url: URL) -> h11.Response:
+    while True:
+        try:
+            event = conn.next_event()
+        except h11.RemoteProtocolError as exc:
+            raise ConnectionError(f"bad HTTP from {url.authority}: {exc}") from exc
+        if event is h11.NEED_DATA:
+            conn.receive_data(await reader.read(_READ_SIZE))
+        elif isinstance(event, h11.Response):
+            return event
+        elif isinstance(event, h11.ConnectionClosed):
+            raise ConnectionError(f"{url.authority} closed the connection before answering")
+        # h11.InformationalResponse: skip and wait for the final answer.
+
+
+def backoff(base: float, failures: int, cap: float) -> float:
+    """How long to wait before the next attempt: ``base`` doubled for each
+    failure in a row after the first, capped at ``cap``, then stretched by
+    a random 0-25 % so that clients dropped together do not return
+    together (the jitter only ever lengthens: ``base`` is a minimum the
+    server may have asked for)."""
+    delay: float = min(base * 2.0 ** max(failures - 1, 0), cap)
+    return delay * (1 + random.random() / 4)
+
+
+async def pause(closed: asyncio.Event, delay: float) -> None:
+    """Sleep ``delay`` seconds, or less if ``closed`` is set meanwhile."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(closed.wait(), delay)
