@@ -1,0 +1,44 @@
+"""``rawpush echo``: a WebSocket echo server (conformance and interop peer)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+from rawpush.server.echo import EchoConfig, EchoServer
+
+_DEFAULTS = EchoConfig()
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("echo", help="run a WebSocket echo server")
+    p.set_defaults(run=run)
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
+    p.add_argument("--port", type=int, default=9001, help="port, 0 for any (default %(default)s)")
+    p.add_argument("--max-message-size", type=int, default=_DEFAULTS.max_message_size,
+                   help="bigger messages are refused with 1009 (default %(default)s)")
+    p.add_argument("--max-frame-size", type=int, default=_DEFAULTS.max_frame_size)
+    p.add_argument("--header-timeout", type=float, default=_DEFAULTS.header_timeout)
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    config = EchoConfig(
+        max_frame_size=args.max_frame_size,
+        max_message_size=args.max_message_size,
+        header_timeout=args.header_timeout,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with EchoServer(args.host, args.port, config) as server:
+        print(f"rawpush echo: listening on ws://{args.host}:{server.port}", file=sys.stderr,
+              flush=True)
+        await stop.wait()
+
+
+def run(args: argparse.Namespace) -> int:
+    asyncio.run(_serve(args))
+    return 0
