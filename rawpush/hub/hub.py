@@ -57,7 +57,17 @@ class Subscription:
     every later event goes to the listener. Usable as a context manager.
     """
 
-    __slots__ = ("_buffer", "_closed", "_hub", "_last", "_listener", "_tail", "channel", "replay")
+    __slots__ = (
+        "_buffer",
+        "_closed",
+        "_hub",
+        "_last",
+        "_listener",
+        "_pending",
+        "_tail",
+        "channel",
+        "replay",
+    )
 
     def __init__(self, hub: Hub, channel: str, listener: Listener, buffering: bool) -> None:
         self._hub = hub
@@ -69,8 +79,10 @@ class Subscription:
         # Id of the last event handed over (replayed or delivered): the
         # backplane may re-send what the replay already covered.
         self._last: IdKey | None = None
-        # The pending delivery of a listener that asked the publisher to wait.
+        # The latest pending delivery of a listener that asked the publisher
+        # to wait (later events chain behind it), and all of them, to cancel.
         self._tail: asyncio.Task[None] | None = None
+        self._pending: set[asyncio.Task[None]] = set()
         self._closed = False
 
     @property
@@ -84,9 +96,10 @@ class Subscription:
             return
         self._closed = True
         self._buffer = None
-        tail = self._tail
-        if tail is not None and tail is not asyncio.current_task():
-            tail.cancel()
+        current = asyncio.current_task()
+        for task in self._pending:
+            if task is not current:
+                task.cancel()
         self._hub._remove(self)
 
     def __enter__(self) -> Subscription:
@@ -284,13 +297,16 @@ class Hub:
         if sub._tail is not None:
             # The listener still holds the publisher of an earlier event:
             # this one waits its turn, so the listener sees id order.
-            sub._tail = asyncio.ensure_future(self._finish(sub, sub._tail, event, None))
-            return sub._tail
-        result = self._call(sub, event)
-        if result is None:
-            return None
-        sub._tail = asyncio.ensure_future(self._finish(sub, None, event, result))
-        return sub._tail
+            task = asyncio.ensure_future(self._finish(sub, sub._tail, event, None))
+        else:
+            result = self._call(sub, event)
+            if result is None:
+                return None
+            task = asyncio.ensure_future(self._finish(sub, None, event, result))
+        sub._tail = task
+        sub._pending.add(task)
+        task.add_done_callback(sub._pending.discard)
+        return task
 
     def _call(self, sub: Subscription, event: HubEvent) -> Awaitable[object] | None:
         try:
