@@ -123,9 +123,10 @@ class _Channel:
 
     __slots__ = ("ready", "subs")
 
-    def __init__(self) -> None:
+    def __init__(self, ready: asyncio.Task[None]) -> None:
         self.subs: list[Subscription] = []
-        self.ready: asyncio.Task[None] | None = None
+        # The backplane watch all local subscribers of the channel share.
+        self.ready = ready
 
 
 class Hub:
@@ -213,11 +214,10 @@ class Hub:
         sub = Subscription(self, channel, listener, buffering=last_id is not None)
         chan = self._channels.get(channel)
         if chan is None:
-            chan = self._channels[channel] = _Channel()
+            watch = asyncio.ensure_future(self.backplane.watch(channel, self._fanout))
+            chan = self._channels[channel] = _Channel(watch)
         chan.subs.append(sub)
         try:
-            if chan.ready is None:
-                chan.ready = asyncio.ensure_future(self.backplane.watch(channel, self._fanout))
             # Shielded: a cancelled subscriber must not cancel the watch that
             # other subscribers of the channel share.
             await asyncio.shield(chan.ready)
@@ -253,12 +253,12 @@ class Hub:
             return
         del self._channels[sub.channel]
         ready, fanout, backplane, channel = chan.ready, self._fanout, self.backplane, sub.channel
-        if ready is None:
-            return
         if ready.done():
             if not ready.cancelled() and ready.exception() is None:
                 backplane.unwatch(channel, fanout)
             return
+        # Nobody needs the watch any more; if it completes all the same (a
+        # backplane may finish what it started), undo it when it does.
         ready.cancel()
 
         def unwatch_when_watching(task: asyncio.Task[None]) -> None:

@@ -8,6 +8,7 @@ check that subscribe stays atomic and cleans up after itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 
 import pytest
@@ -198,3 +199,34 @@ async def test_subscription_closed_during_its_read() -> None:
 def test_backplane_is_abstract() -> None:
     with pytest.raises(TypeError):
         Backplane()  # type: ignore[abstract]
+
+
+async def test_a_watch_that_completes_despite_cancellation_is_undone() -> None:
+    class Stubborn(MemoryBackplane):
+        async def watch(self, channel: str, sink: Sink) -> None:
+            # Finishes what it started, as a network call might.
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(0)
+            await super().watch(channel, sink)
+
+    bp = Stubborn(HubConfig(clock=Clock()))
+    hub = Hub(backplane=bp)
+    task = asyncio.create_task(hub.subscribe("c", Recorder().deliver))
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert bp._sinks == {}
+
+
+async def test_events_for_channels_without_local_subscribers_are_ignored() -> None:
+    hub = Hub()
+    assert hub._fanout(HubEvent("1-0", "nobody", None, "x")) is None
+
+
+def test_unwatching_an_unknown_sink_is_a_no_op() -> None:
+    bp = MemoryBackplane()
+    bp.unwatch("c", Recorder().deliver)
+    assert bp._sinks == {}

@@ -362,3 +362,21 @@ async def test_hubs_sharing_a_backplane_see_each_others_events(clock: Clock) -> 
     sub_b.close()
     await a.publish("c", "from a")
     assert on_a.data == ["from b", "from a"] and on_b.data == ["from b"]
+
+
+async def test_a_listener_may_close_another_subscription(hub: Hub) -> None:
+    victim = Recorder()
+    subs: list[Subscription] = []
+
+    def closer(event: HubEvent) -> None:
+        subs[0].close()
+
+    await hub.subscribe("c", closer)
+    subs.append(await hub.subscribe("c", victim.deliver))
+    await hub.publish("c", "1")
+    assert victim.events == [] and subs[0].closed
+
+
+async def test_since_without_cursor_is_empty(hub: Hub) -> None:
+    await hub.publish("c", "1")
+    assert await hub.since("c", None) == Replay()
