@@ -244,8 +244,11 @@ async def request(
     all_headers = [("Host", url.authority), ("User-Agent", USER_AGENT), *headers]
     if body or method not in ("GET", "HEAD"):
         all_headers.append(("Content-Length", str(len(body))))
+    # h11 would encode str values as ASCII; UTF-8 lets a header carry any
+    # text, as Last-Event-ID must (WHATWG HTML 9.2.4).
+    wire_headers = [(name.encode(), value.encode()) for name, value in all_headers]
     try:
-        out = conn.send(h11.Request(method=method, target=url.target, headers=all_headers))
+        out = conn.send(h11.Request(method=method, target=url.target, headers=wire_headers))
         if body:
             out = (out or b"") + (conn.send(h11.Data(data=body)) or b"")
         out = (out or b"") + (conn.send(h11.EndOfMessage()) or b"")

@@ -52,7 +52,7 @@ from rawpush.client.http import (
     pause,
     request,
 )
-from rawpush.sse import Decoder, Event, SSEDecodeError
+from rawpush.sse import DEFAULT_MAX_EVENT_SIZE, Decoder, Event, SSEDecodeError
 
 __all__ = ["EventSource", "EventSourceClosed", "ReadyState", "open_stream"]
 
@@ -94,9 +94,9 @@ async def open_stream(
         *headers,
     ]
     if last_event_id:
-        # 9.2.4: the header value is the UTF-8 encoded last event ID; h11
-        # sends header values as latin-1, so hand it bytes spelled that way.
-        all_headers.append(("Last-Event-ID", last_event_id.encode().decode("latin-1")))
+        # 9.2.4: the header value is the UTF-8 encoded last event ID (and
+        # request() sends every header value UTF-8 encoded).
+        all_headers.append(("Last-Event-ID", last_event_id))
     for _ in range(max_redirects + 1):
         response = await request("GET", url, headers=all_headers, ssl=ssl, timeout=timeout)
         location = response.header("location")
@@ -129,7 +129,8 @@ class EventSource:
     ``retry`` is the reconnection time in seconds until the server sets
     one; ``max_retry`` caps the backoff. ``headers`` are sent with every
     request. ``ssl`` is an ``SSLContext``, or ``False`` to skip
-    verification on https://.
+    verification on https://. ``max_event_size`` bounds a line and an
+    event's data, in characters.
     """
 
     def __init__(
@@ -143,6 +144,7 @@ class EventSource:
         max_redirects: int = 5,
         ssl: SSLArg = None,
         read_timeout: float | None = None,
+        max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
     ) -> None:
         self.url = parse_url(url)
         if self.url.scheme not in ("http", "https"):
@@ -155,7 +157,8 @@ class EventSource:
         self._max_redirects = max_redirects
         self._ssl = ssl
         self._read_timeout = read_timeout
-        self._decoder = Decoder(last_event_id=last_event_id or "")
+        self._max_size = max_event_size
+        self._decoder = self._new_decoder(last_event_id or "")
         self._pending: deque[Event] = deque()
         self._response: Response | None = None
         self._failures = 0  # failed attempts in a row, for backoff
@@ -238,7 +241,10 @@ class EventSource:
         self._state = ReadyState.OPEN
         # 9.2.6: the last event ID survives a reconnection, the rest of the
         # parser state does not; a fresh decoder starts from that id.
-        self._decoder = Decoder(last_event_id=self._decoder.last_event_id)
+        self._decoder = self._new_decoder(self._decoder.last_event_id)
+
+    def _new_decoder(self, last_event_id: str) -> Decoder:
+        return Decoder(self._max_size, self._max_size, last_event_id)
 
     def _lost(self, *, failed: bool) -> None:
         """The stream ended (or broke): events cut short are discarded (9.2.6)
