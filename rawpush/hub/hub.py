@@ -118,6 +118,13 @@ class Subscription:
         return f"<Subscription {self.channel!r} {state}>"
 
 
+def _retrieve(future: asyncio.Future[object]) -> None:
+    # Mark the outcome as seen: ``_finish`` reports failures itself, and
+    # when it was cancelled first there is nobody left to report them to.
+    if not future.cancelled():
+        future.exception()
+
+
 class _Channel:
     """This process's subscribers of one channel, and its backplane watch."""
 
@@ -302,7 +309,12 @@ class Hub:
             result = self._call(sub, event)
             if result is None:
                 return None
-            task = asyncio.ensure_future(self._finish(sub, None, event, result))
+            # Start the awaitable now (a listener may return a bare
+            # coroutine, e.g. ``queue.put(event)``): if the subscription is
+            # closed before ``_finish`` runs, it is not left never-awaited.
+            started = asyncio.ensure_future(result)
+            started.add_done_callback(_retrieve)
+            task = asyncio.ensure_future(self._finish(sub, None, event, started))
         sub._tail = task
         sub._pending.add(task)
         task.add_done_callback(sub._pending.discard)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Awaitable
 
 import pytest
 
@@ -16,6 +17,7 @@ from rawpush.hub import (
     InvalidChannel,
     InvalidEventName,
     InvalidId,
+    Listener,
     MemoryBackplane,
     Replay,
     Subscription,
@@ -380,3 +382,37 @@ async def test_a_listener_may_close_another_subscription(hub: Hub) -> None:
 async def test_since_without_cursor_is_empty(hub: Hub) -> None:
     await hub.publish("c", "1")
     assert await hub.since("c", None) == Replay()
+
+
+def queueing(queue: asyncio.Queue[HubEvent]) -> Listener:
+    """The server's ``block`` policy in miniature: wait for room in a bounded queue."""
+
+    def deliver(event: HubEvent) -> Awaitable[None] | None:
+        if not queue.full():
+            queue.put_nowait(event)
+            return None
+        return queue.put(event)  # a bare coroutine
+
+    return deliver
+
+
+async def test_bounded_queue_with_block_policy_keeps_order(hub: Hub) -> None:
+    queue: asyncio.Queue[HubEvent] = asyncio.Queue(maxsize=1)
+    await hub.subscribe("c", queueing(queue))
+    tasks = [asyncio.create_task(hub.publish("c", str(i))) for i in range(5)]
+    got = [(await queue.get()).data for _ in range(5)]
+    await asyncio.gather(*tasks)
+    assert got == ["0", "1", "2", "3", "4"]
+
+
+async def test_closing_while_a_coroutine_delivery_is_pending_leaks_nothing(hub: Hub) -> None:
+    queue: asyncio.Queue[HubEvent] = asyncio.Queue(maxsize=1)
+    sub = await hub.subscribe("c", queueing(queue))
+    await hub.publish("c", "fits")
+    task = asyncio.create_task(hub.publish("c", "waits"))
+    await asyncio.sleep(0)
+    sub.close()  # before the delivery task ever ran
+    await task
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert queue.qsize() == 1
