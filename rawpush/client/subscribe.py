@@ -1,0 +1,255 @@
+"""``subscribe``: one stream of events from the best transport that works.
+
+::
+
+    async with contextlib.aclosing(subscribe("http://127.0.0.1:8000", "news")) as messages:
+        async for message in messages:
+            if message.gap:
+                ...  # events were lost: resynchronise from elsewhere
+            else:
+                print(message.id, message.data, "via", message.transport)
+
+It tries the transports in order (WebSocket, then SSE, then long polling)
+and resumes from the last event it delivered whenever it connects, under
+each transport's own resume rule: ``?lastEventId=`` on the WebSocket URL,
+the ``Last-Event-ID`` header for SSE (WHATWG HTML 9.2.4), the ``cursor``
+of a long poll. The server's ids are ordered per channel, so resuming
+after the last delivered id neither loses nor repeats an event; a gap the
+server reports (its history no longer reached back) becomes a message
+with ``gap=True``, never a silent loss.
+
+The fallback rules, which no standard fixes:
+
+- a transport that cannot connect (network error, timeout) hands over
+  to the next one at once;
+- a transport the server *refuses* with a 4xx (a WebSocket upgrade
+  answered 403, an SSE answer that is not ``text/event-stream``, ...)
+  is skipped for the rest of the subscription: asking again would get
+  the same answer and cost a round trip at each reconnection. When every
+  transport has been refused, ``SubscribeError`` says why;
+- a stream that opened and then ended or broke is resumed from the
+  *first* usable transport after ``retry`` seconds (jittered), so a
+  client pushed down to long polling by a passing failure goes back up;
+- when a whole round fails, the next round waits with capped
+  exponential backoff (``retry`` doubled up to ``max_retry``).
+
+Messages are ``Message(id, event, data, transport, gap)`` rather than
+``rawpush.sse.Event``: a consumer of several transports wants to know
+which one carried each message, and a gap is not an event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from rawpush.client.http import URL, HTTPStatusError, SSLArg, backoff, parse_url
+from rawpush.client.poll import LongPoller, with_query
+from rawpush.client.sse import open_stream
+from rawpush.client.ws import ConnectionClosed, InvalidHandshake, connect
+from rawpush.sse import Decoder, SSEDecodeError
+
+__all__ = ["TRANSPORTS", "Message", "SubscribeError", "subscribe"]
+
+TRANSPORTS = ("ws", "sse", "poll")
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One event, and the transport that carried it. A gap notice has
+    ``gap=True``, empty ``data`` and the id to resume after."""
+
+    id: str
+    event: str
+    data: str
+    transport: str
+    gap: bool = False
+
+
+class SubscribeError(Exception):
+    """Every transport was refused by the server; ``reasons`` maps each
+    transport to what it answered."""
+
+    def __init__(self, reasons: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{name}: {why}" for name, why in reasons.items()))
+        self.reasons = reasons
+
+
+class _Refused(Exception):
+    """A transport the server will keep refusing (a 4xx or wrong answer)."""
+
+
+# A session yields ``None`` once it is open, then messages, and a bare
+# ``str`` when the resume point moves without a message (an empty poll
+# answer carries the cursor); it returns when the server ends the stream
+# and raises when it breaks.
+Item = Message | str | None
+Stream = AsyncGenerator[Item, None]
+Session = Callable[[URL, str | None], Stream]
+
+
+@dataclass(frozen=True, slots=True)
+class _Options:
+    headers: tuple[tuple[str, str], ...]
+    ssl: SSLArg
+    open_timeout: float
+    poll_timeout: float
+
+
+def _refusal(status: int) -> bool:
+    """4xx (and the 0 of "answered, but not with an event stream") repeat;
+    5xx says the server is overloaded or restarting: try again later."""
+    return status == 0 or 400 <= status < 500
+
+
+async def _ws_session(base: URL, resume: str | None, opts: _Options) -> Stream:
+    url = base.with_scheme("wss" if base.secure else "ws")
+    url = with_query(url, lastEventId=resume)
+    ssl = opts.ssl if not isinstance(opts.ssl, bool) else None
+    try:
+        ws = await connect(
+            str(url), extra_headers=opts.headers, open_timeout=opts.open_timeout, ssl=ssl
+        )
+    except InvalidHandshake as exc:
+        if _refusal(exc.status):
+            raise _Refused(f"upgrade refused with {exc.status}") from exc
+        raise ConnectionError(f"upgrade failed with {exc.status}") from exc
+    try:
+        yield None
+        async for frame in ws:
+            if not isinstance(frame, str):
+                continue  # the server only sends text; ignore what we cannot read
+            yield _ws_message(frame, resume)
+    finally:
+        await ws.close()
+
+
+async def _sse_session(base: URL, resume: str | None, opts: _Options) -> Stream:
+    try:
+        response = await open_stream(
+            base, last_event_id=resume or "", headers=opts.headers, ssl=opts.ssl,
+            timeout=opts.open_timeout,
+        )
+    except HTTPStatusError as exc:
+        if _refusal(exc.status):
+            raise _Refused(str(exc)) from exc
+        raise ConnectionError(str(exc)) from exc
+    decoder = Decoder(last_event_id=resume or "")
+    try:
+        yield None
+        while chunk := await response.read_chunk():
+            for event in decoder.feed(chunk):
+                name = event.event or "message"
+                # The server names a gap notice "gap" (event: gap before the replay).
+                yield Message(event.id or "", name, event.data, "sse", gap=name == "gap")
+    finally:
+        response.close()
+
+
+async def _poll_session(base: URL, resume: str | None, opts: _Options) -> Stream:
+    poller = LongPoller(
+        str(base), cursor=resume, timeout=opts.poll_timeout, headers=opts.headers, ssl=opts.ssl
+    )
+    opened = False
+    while True:
+        try:
+            result = await poller.poll_once()
+        except HTTPStatusError as exc:
+            if not opened and _refusal(exc.status):
+                raise _Refused(str(exc)) from exc
+            raise ConnectionError(str(exc)) from exc
+        if not opened:
+            opened = True
+            yield None
+        if result.gap:
+            yield Message(poller.cursor or "", "gap", "", "poll", gap=True)
+        for event in result.events:
+            yield Message(event.id or "", event.event or "message", event.data, "poll")
+        if poller.cursor is not None:
+            # The cursor is the resume point even when no event came (the
+            # first poll without a cursor learns "now" this way).
+            yield poller.cursor
+
+
+def _ws_message(frame: str, resume: str | None) -> Message:
+    """A server frame: ``{"id", "event", "data"}`` or ``{"gap": true}``."""
+    item = json.loads(frame)
+    if not isinstance(item, dict):
+        raise ValueError("a WebSocket event is a JSON object")
+    if item.get("gap") is True:
+        return Message(resume or "", "gap", "", "ws", gap=True)
+    ident, name, data = item.get("id"), item.get("event") or "message", item.get("data")
+    if not (isinstance(ident, str) and isinstance(name, str) and isinstance(data, str)):
+        raise ValueError("a WebSocket event has string 'id', 'event' and 'data'")
+    return Message(ident, name, data, "ws")
+
+
+def _endpoint(base: URL, name: str, channel: str) -> URL:
+    path = base.target.split("?", 1)[0].rstrip("/")
+    return URL(base.scheme, base.host, base.port, f"{path}/{name}/{quote(channel, safe='')}")
+
+
+async def subscribe(
+    base_url: str,
+    channel: str,
+    *,
+    transports: Sequence[str] = TRANSPORTS,
+    last_id: str | None = None,
+    headers: Iterable[tuple[str, str]] = (),
+    retry: float = 1.0,
+    max_retry: float = 30.0,
+    open_timeout: float = 10.0,
+    poll_timeout: float = 25.0,
+    ssl: SSLArg = None,
+) -> AsyncIterator[Message]:
+    """Messages of ``channel`` on the server at ``base_url`` (``http(s)://host:port``),
+    over the first of ``transports`` that works; ``last_id`` resumes after that id."""
+    unknown = set(transports) - set(TRANSPORTS)
+    if unknown or not transports:
+        raise ValueError(f"transports must be drawn from {TRANSPORTS}, not {tuple(transports)}")
+    base = parse_url(base_url)
+    if base.scheme in ("ws", "wss"):
+        base = base.with_scheme("https" if base.secure else "http")
+    opts = _Options(tuple(headers), ssl, open_timeout, poll_timeout)
+    sessions: dict[str, Session] = {
+        "ws": lambda url, resume: _ws_session(url, resume, opts),
+        "sse": lambda url, resume: _sse_session(url, resume, opts),
+        "poll": lambda url, resume: _poll_session(url, resume, opts),
+    }
+    refused: dict[str, str] = {}
+    resume = last_id
+    failures = 0
+    while True:
+        opened = False
+        for name in transports:
+            if name in refused:
+                continue
+            stream = sessions[name](_endpoint(base, name, channel), resume)
+            try:
+                async for item in stream:
+                    if item is None:
+                        opened = True
+                        failures = 0
+                    elif isinstance(item, str):
+                        resume = item
+                    elif item.gap:
+                        yield item
+                    elif not (item.id and item.id == resume):  # never deliver one twice
+                        resume = item.id or resume
+                        yield item
+            except _Refused as exc:
+                refused[name] = str(exc)
+            except (OSError, ConnectionClosed, SSEDecodeError, ValueError):
+                pass  # a network failure, or a stream we could not read: move on
+            finally:
+                await stream.aclose()
+            if opened:
+                break  # it worked for a while: start again from the best transport
+        if len(refused) == len(set(transports)):
+            raise SubscribeError(refused)
+        if not opened:
+            failures += 1
+        await asyncio.sleep(backoff(retry, failures, max_retry))
