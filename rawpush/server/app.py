@@ -1,0 +1,199 @@
+"""The embedding API: ``Server``, ``serve`` and ``serve_forever``.
+
+::
+
+    server = rawpush.Server(ServerConfig(port=0))
+    await server.start()
+    print(server.port)                      # the bound port
+    await server.hub.publish("news", "hi")  # publish from Python
+    await server.close()                    # graceful drain
+
+``close()`` drains (DESIGN.md "Drain"): the listener stops accepting,
+WebSocket clients get 1001, SSE streams end after a ``retry:`` hint, long
+polls are answered, publishes already in flight complete; connections
+still open after ``drain_timeout`` are aborted. Only then is the hub
+closed (if this server created it), so nothing it accepted is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import signal
+import ssl
+import sys
+from importlib import resources
+from types import TracebackType
+from typing import Any
+
+from rawpush.hub import Hub, HubConfig
+from rawpush.server.config import ServerConfig
+from rawpush.server.context import Context
+from rawpush.server.metrics import Metrics
+from rawpush.server.protocol import HTTPProtocol
+
+__all__ = ["Server", "serve", "serve_forever"]
+
+
+def _index_html() -> bytes:
+    return resources.files("rawpush.server").joinpath("static/index.html").read_bytes()
+
+
+def _ssl_context(config: ServerConfig) -> ssl.SSLContext | None:
+    if config.certfile is None:
+        if config.keyfile is not None:
+            raise ValueError("keyfile given without certfile")
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(config.certfile, config.keyfile)
+    # http/1.1 only: h11 speaks nothing else, and WebSocket over h2 (RFC
+    # 8441) is not offered.
+    context.set_alpn_protocols(["http/1.1"])
+    return context
+
+
+class Server:
+    """A rawpush server on one listening socket.
+
+    ``hub``: pass one to share it with your application (then ``close()``
+    leaves it open: it is yours); by default the server makes an in-memory
+    hub from ``config.history_size`` / ``history_bytes`` and closes it.
+    """
+
+    def __init__(self, config: ServerConfig | None = None, hub: Hub | None = None) -> None:
+        self.config = config if config is not None else ServerConfig()
+        self._owns_hub = hub is None
+        self.hub = (
+            hub
+            if hub is not None
+            else Hub(
+                HubConfig(
+                    history_size=self.config.history_size,
+                    history_bytes=self.config.history_bytes,
+                )
+            )
+        )
+        self.metrics = Metrics()
+        self._ctx: Context | None = None
+        self._server: asyncio.Server | None = None
+        self._closed: asyncio.Future[None] | None = None
+
+    @property
+    def port(self) -> int:
+        """The bound port (the real one when ``config.port`` is 0)."""
+        if self._server is None or not self._server.sockets:
+            raise RuntimeError("the server is not started")
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    @property
+    def url(self) -> str:
+        """``http://host:port`` (``https`` with TLS), for clients and logs."""
+        scheme = "https" if self.config.certfile else "http"
+        host = self.config.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"{scheme}://{host}:{self.port}"
+
+    async def start(self) -> None:
+        if self._server is not None:
+            raise RuntimeError("the server is already started")
+        loop = asyncio.get_running_loop()
+        ctx = Context(self.config, self.hub, self.metrics, _index_html())
+        self.metrics.add_collector(ctx.collect)
+        self._ctx = ctx
+        self._server = await loop.create_server(
+            lambda: HTTPProtocol(ctx),
+            host=self.config.host,
+            port=self.config.port,
+            ssl=_ssl_context(self.config),
+        )
+        self._closed = loop.create_future()
+
+    async def close(self) -> None:
+        """Drain and stop (see the module docstring). Idempotent."""
+        server, ctx = self._server, self._ctx
+        if server is None or ctx is None or ctx.draining:
+            if self._closed is not None:
+                await asyncio.shield(self._closed)
+            return
+        ctx.draining = True
+        ctx.drain_event.set()
+        server.close()  # stop accepting; existing connections stay
+        for conn in list(ctx.connections):
+            conn.drain()
+        deadline = asyncio.get_running_loop().time() + self.config.drain_timeout
+        while ctx.connections and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)
+        for conn in list(ctx.connections):
+            conn.abort()
+        # Let aborted transports run connection_lost before the hub goes.
+        await asyncio.sleep(0)
+        await server.wait_closed()
+        if self._owns_hub:
+            await self.hub.close()
+        assert self._closed is not None
+        if not self._closed.done():
+            self._closed.set_result(None)
+
+    async def wait_closed(self) -> None:
+        """Return once ``close()`` has finished."""
+        if self._closed is None:
+            raise RuntimeError("the server is not started")
+        await asyncio.shield(self._closed)
+
+    async def __aenter__(self) -> Server:
+        if self._server is None:
+            await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+async def serve(config: ServerConfig | None = None, **overrides: Any) -> Server:
+    """Start a server and return it: ``server = await rawpush.serve(port=0)``.
+
+    ``overrides`` replace fields of ``config`` (or of the defaults), so
+    ``serve(port=0, overflow=OverflowPolicy.BLOCK)`` needs no ServerConfig.
+    """
+    base = config if config is not None else ServerConfig()
+    server = Server(dataclasses.replace(base, **overrides))
+    await server.start()
+    return server
+
+
+async def serve_forever(
+    config: ServerConfig | None = None, *, redis_url: str | None = None
+) -> None:
+    """Run until SIGTERM or SIGINT, then drain (what ``rawpush serve`` runs).
+
+    Prints ``rawpush: listening on URL`` to stderr once bound, so a parent
+    process that asked for port 0 can learn the port.
+    """
+    if redis_url is not None:
+        raise NotImplementedError("the Redis backplane is not built yet (run without --redis)")
+    server = Server(config)
+    await server.start()
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    installed: list[signal.Signals] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
+            pass
+    print(f"rawpush: listening on {server.url}", file=sys.stderr, flush=True)
+    try:
+        await stop.wait()
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        print("rawpush: draining", file=sys.stderr, flush=True)
+        await server.close()

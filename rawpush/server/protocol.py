@@ -1,0 +1,301 @@
+"""One TCP connection: the h11 request loop, its timers, and the hand-off
+to a WebSocket or SSE session.
+
+An ``asyncio.Protocol`` rather than streams: the transport's callbacks
+(``pause_writing``/``resume_writing``) are exactly the backpressure signal
+the subscriber queues need, and no task per connection is needed while a
+connection sits idle between requests.
+
+Timers (one handle at a time, as only one of them can apply):
+
+- header timeout: from the first byte of a request until the request is
+  complete (a slowloris client trickling a head or a body); 408, then close.
+  It also bounds the WebSocket opening handshake, which is one request.
+- keep-alive timeout: no request in flight and nothing received; close.
+- a connection that never sends a byte gets the header timeout too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from rawpush.proto.errors import HTTPError, LocalProtocolError
+from rawpush.proto.http import HTTPConfig, HTTPConnection, Request
+from rawpush.server import routes
+from rawpush.server.context import Context, Session, labels
+from rawpush.server.responses import error_response
+
+logger = logging.getLogger("rawpush.server")
+
+# How long a refused or failed connection keeps reading (and discarding)
+# after its error response, so the client's unread request bytes do not
+# make the kernel answer with a reset that destroys the response (RFC 9112
+# section 9.6, "lingering close").
+_LINGER = 2.0
+
+_BODY_503 = b'{"error":"too many connections"}'
+_RESPONSE_503 = (
+    b"HTTP/1.1 503 Service Unavailable\r\n"
+    b"Content-Type: application/json\r\n"
+    b"Content-Length: %d\r\n"
+    b"Retry-After: 1\r\n"
+    b"Connection: close\r\n\r\n%b"
+) % (len(_BODY_503), _BODY_503)
+
+
+class HTTPProtocol(asyncio.Protocol):
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.transport: asyncio.Transport | None = None
+        self.http = HTTPConnection(
+            HTTPConfig(
+                max_header_bytes=ctx.config.max_header_bytes,
+                max_body_bytes=ctx.config.max_body_bytes,
+            )
+        )
+        self.session: Session | None = None
+        self.kind = "http"
+        self._labels = labels("http")
+        self._task: asyncio.Task[bytes] | None = None
+        self._cancel_on_eof = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._reading = False  # bytes of a request are arriving
+        self._counted = False
+        self._closing = False
+        self._buffered = 0
+
+    # -- asyncio callbacks -------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        ctx = self.ctx
+        ctx.connections.add(self)
+        if ctx.accepted >= ctx.config.max_connections or ctx.draining:
+            # Hand-written: no request was read, so h11 has nothing to answer.
+            ctx.metrics.inc("rawpush_disconnects_total", (("reason", "max_connections"),))
+            ctx.metrics.inc("rawpush_http_responses_total", (("status", "503"),))
+            transport.write(_RESPONSE_503)
+            self._linger()
+            return
+        ctx.accepted += 1
+        self._counted = True
+        cfg = ctx.config
+        transport.set_write_buffer_limits(cfg.write_high_water, cfg.write_low_water)
+        ctx.metrics.inc("rawpush_connections", self._labels)
+        ctx.metrics.inc("rawpush_connections_total", self._labels)
+        self._arm(cfg.header_timeout, self._header_timeout)
+
+    def data_received(self, data: bytes) -> None:
+        self.ctx.metrics.inc("rawpush_bytes_in_total", self._labels, len(data))
+        if self.session is not None:
+            self.session.data_received(data)
+            return
+        if self._closing:
+            return
+        if self._task is not None:
+            # A request is being answered: the next one waits in h11's buffer
+            # (pipelining, RFC 9112 section 9.3.2) and reading stops when
+            # that buffer would exceed what one request may hold.
+            self.http.receive_data(data)
+            self._buffered += len(data)
+            cfg = self.ctx.config
+            if self._buffered > cfg.max_header_bytes + cfg.max_body_bytes:
+                self.transport_or_fail().pause_reading()
+            return
+        if not self._reading:
+            self._reading = True
+            self._arm(self.ctx.config.header_timeout, self._header_timeout)
+        self.http.receive_data(data)
+        self._process()
+
+    def eof_received(self) -> bool | None:
+        if self.session is not None:
+            self.session.eof_received()
+            return True  # the session decides when to close
+        if self._closing:
+            self.close()
+            return None
+        if self._task is not None:
+            if self._cancel_on_eof:
+                # The long-poll client is gone: stop waiting (the hub leaves
+                # nothing registered when its wait is cancelled).
+                self._task.cancel()
+                return None
+            return True  # a publish finishes, then we close
+        self.http.receive_eof()
+        self._process()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_timer()
+        if self._task is not None:
+            self._task.cancel()
+        if self.session is not None:
+            self.session.connection_lost()
+        ctx = self.ctx
+        ctx.connections.discard(self)
+        if self._counted:
+            ctx.accepted -= 1
+            ctx.metrics.inc("rawpush_connections", self._labels, -1)
+
+    def pause_writing(self) -> None:
+        if self.session is not None:
+            self.session.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self.session is not None:
+            self.session.resume_writing()
+
+    # -- helpers for routes and sessions -----------------------------------
+
+    def transport_or_fail(self) -> asyncio.Transport:
+        assert self.transport is not None
+        return self.transport
+
+    def write(self, data: bytes) -> None:
+        transport = self.transport
+        if data and transport is not None and not transport.is_closing():
+            self.ctx.metrics.inc("rawpush_bytes_out_total", self._labels, len(data))
+            transport.write(data)
+
+    def set_kind(self, kind: str) -> None:
+        """Count this connection under another transport in /metrics."""
+        metrics = self.ctx.metrics
+        metrics.inc("rawpush_connections", self._labels, -1)
+        self.kind = kind
+        self._labels = labels(kind)
+        metrics.inc("rawpush_connections", self._labels)
+        metrics.inc("rawpush_connections_total", self._labels)
+
+    def disconnect(self, reason: str) -> None:
+        self.ctx.metrics.inc("rawpush_disconnects_total", (("reason", reason),))
+
+    def close(self) -> None:
+        self._cancel_timer()
+        if self.transport is not None:
+            self.transport.close()
+
+    def abort(self) -> None:
+        self._cancel_timer()
+        if self.transport is not None:
+            self.transport.abort()
+
+    def arm(self, delay: float, callback: Callable[[], None]) -> None:
+        self._arm(delay, callback)
+
+    # -- the request loop ----------------------------------------------------
+
+    def _process(self) -> None:
+        while self._task is None and self.session is None and not self._closing:
+            try:
+                request = self.http.next_request()
+            except HTTPError as exc:
+                self.disconnect("bad_request")
+                self._respond_and_linger(exc)
+                return
+            if request is None:
+                self.write(self.http.data_to_send())  # a 100 Continue, if due
+                if self.http.should_close:
+                    self.close()
+                elif not self._reading:
+                    self._arm(self.ctx.config.keepalive_timeout, self._idle_timeout)
+                return
+            self._cancel_timer()
+            self._reading = False
+            self._dispatch(request)
+
+    def _dispatch(self, request: Request) -> None:
+        result = routes.dispatch(self, request)
+        if result is None:
+            return  # a session took the connection over
+        if isinstance(result, bytes):
+            self._finish(result)
+            return
+        coro, cancel_on_eof = result
+        self._start(coro, cancel_on_eof)
+
+    def _start(self, coro: Coroutine[Any, Any, bytes], cancel_on_eof: bool) -> None:
+        self._task = asyncio.ensure_future(coro)
+        self._cancel_on_eof = cancel_on_eof
+        self._task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[bytes]) -> None:
+        self._task = None
+        self._buffered = 0
+        if self.transport is None or self.transport.is_closing():
+            return
+        if task.cancelled():
+            self.close()
+            return
+        exc = task.exception()
+        if exc is not None:
+            logger.error("request handler failed", exc_info=exc)
+            self._respond_and_linger(HTTPError("internal server error", 500))
+            return
+        self.transport.resume_reading()
+        self._finish(task.result())
+        if self._task is None and not self._closing and self.session is None:
+            self._process()
+
+    def _finish(self, response: bytes) -> None:
+        self.write(response)
+        if self.http.should_close or self.ctx.draining:
+            self._closing = True
+            self.close()
+        elif self.transport is not None and self.transport.is_closing():
+            self._closing = True
+
+    def _respond_and_linger(self, error: HTTPError) -> None:
+        # LocalProtocolError: a response was already under way; add nothing.
+        with contextlib.suppress(LocalProtocolError):
+            self.write(error_response(self, error, close=True))
+        self._linger()
+
+    def _linger(self) -> None:
+        self._closing = True
+        transport = self.transport_or_fail()
+        if transport.can_write_eof():
+            transport.write_eof()
+            self._arm(_LINGER, self.close)
+        else:
+            transport.close()
+
+    # -- timers ------------------------------------------------------------------
+
+    def _arm(self, delay: float, callback: Callable[[], None]) -> None:
+        self._cancel_timer()
+        self._timer = asyncio.get_running_loop().call_later(delay, callback)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _header_timeout(self) -> None:
+        self._timer = None
+        self.disconnect("header_timeout")
+        # RFC 9110 section 15.5.9: 408 tells the client the server gave up.
+        self._respond_and_linger(HTTPError("request not received in time", 408))
+
+    def _idle_timeout(self) -> None:
+        self._timer = None
+        self.disconnect("idle_timeout")
+        self.close()
+
+    # -- drain ---------------------------------------------------------------------
+
+    def drain(self) -> None:
+        """The server is shutting down: end this connection as gracefully
+        as its state allows (DESIGN.md "Drain")."""
+        if self.session is not None:
+            self.session.drain()
+        elif self._task is None:
+            # Idle or part-way through a request head: no response is owed.
+            self.close()
+        # else: a poll answers when it sees the drain event, a publish when
+        # the hub returns; _finish() closes the connection after either.

@@ -1,0 +1,347 @@
+"""``GET /ws/{channel}``: one WebSocket subscriber (and publisher).
+
+After the handshake (checked by ``rawpush.proto.ws.handshake``) the bytes
+belong to the sans-IO ``ServerConnection``, starting with h11's trailing
+data (RFC 9110 section 7.8: never drop what followed the request).
+
+- Like SSE, the hub subscription is made before the 101 goes out, so a
+  client that sees the connection open is already subscribed.
+- Each event goes out as the shared, pre-encoded text frame
+  ``{"id","event","data"}``; a gap as ``{"gap": true}``.
+- A text message from the client is published to the channel, in order.
+  A binary message has no meaning here: close 1003 (RFC 6455 7.4.1).
+- Heartbeat: a Ping every ``ws_ping_interval``; no Pong within
+  ``ws_ping_timeout`` closes with 1011. Pongs are read by this session
+  itself, whatever the application does (DESIGN.md "Heartbeat").
+- Closing: after our Close, the peer has ``close_timeout`` to answer
+  before the TCP connection is aborted; the server closes TCP as soon as
+  the handshake is done (section 7.1.1). A protocol error fails the
+  connection with the core's code (section 7.1.7).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import TYPE_CHECKING
+
+from rawpush.hub import HubError, HubEvent, Subscription, parse_id
+from rawpush.proto.errors import HandshakeError, HTTPError, WebSocketError
+from rawpush.proto.http import Request
+from rawpush.proto.ws.handshake import HandshakeRequest, accept_headers, check_request
+from rawpush.server.encoding import WS_GAP, ws_frame
+from rawpush.server.outbox import Outbox
+from rawpush.server.responses import Answer, error_response
+from rawpush.ws import (
+    Binary,
+    Close,
+    CloseCode,
+    Event,
+    Pong,
+    ServerConnection,
+    State,
+    Text,
+    WSConfig,
+)
+
+if TYPE_CHECKING:
+    from rawpush.server.protocol import HTTPProtocol
+
+#: messages from one client waiting to be published before reading pauses
+_INBOX_LIMIT = 16
+
+
+def start(proto: HTTPProtocol, request: Request, channel: str) -> Answer:
+    cfg = proto.ctx.config
+    try:
+        handshake = check_request(
+            request.method,
+            request.http_version,
+            request.headers,
+            target=request.target,
+            allowed_origins=cfg.allowed_origins,
+        )
+    except HandshakeError as exc:
+        return error_response(proto, exc)
+    last_id = request.query.get("lastEventId") or None
+    if last_id is not None:
+        try:
+            parse_id(last_id)
+        except HubError as exc:
+            raise HTTPError(str(exc), 400) from None
+    session = WSSession(proto, channel, last_id, handshake)
+    proto.session = session
+    proto.set_kind("ws")
+    session.begin()
+    return None
+
+
+class WSSession:
+    transport_name = "ws"
+
+    def __init__(
+        self, proto: HTTPProtocol, channel: str, last_id: str | None, handshake: HandshakeRequest
+    ) -> None:
+        cfg = proto.ctx.config
+        self.proto = proto
+        self.channel = channel
+        self.last_id = last_id
+        self.handshake = handshake
+        self.conn = ServerConnection(
+            WSConfig(max_frame_size=cfg.max_frame_size, max_message_size=cfg.max_message_size)
+        )
+        self.outbox: Outbox | None = Outbox(
+            proto.write,
+            max_bytes=cfg.queue_max_bytes,
+            max_messages=cfg.queue_max_messages,
+            policy=cfg.overflow,
+            on_overflow=self._overflow,
+            gap_notice=WS_GAP,
+        )
+        self.sub: Subscription | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._publisher: asyncio.Task[None] | None = None
+        self._inbox: deque[str] = deque()
+        self._early = bytearray()  # bytes received before the 101 went out
+        self._ping: asyncio.TimerHandle | None = None
+        self._pong: asyncio.TimerHandle | None = None
+        self._closer: asyncio.TimerHandle | None = None
+        self._opened = False
+        self._paused = False
+        self._ended = False
+        self._reading_paused = False
+        self._labels = (("transport", "ws"),)
+
+    # -- opening ------------------------------------------------------------
+
+    def begin(self) -> None:
+        assert self.outbox is not None
+        self.outbox.pause()
+        self._task = asyncio.ensure_future(self._open())
+
+    async def _open(self) -> None:
+        proto = self.proto
+        try:
+            sub = await proto.ctx.hub.subscribe(self.channel, self._deliver, self.last_id)
+        except HubError as exc:
+            proto.write(error_response(proto, HTTPError(str(exc), exc.status), close=True))
+            self._end(abort=False)
+            return
+        self.sub = sub
+        if self._ended:
+            sub.close()
+            return
+        proto.ctx.metrics.inc("rawpush_http_responses_total", (("status", "101"),))
+        proto.write(proto.http.switch_protocols(accept_headers(self.handshake)))
+        self._opened = True
+        outbox = self.outbox
+        assert outbox is not None
+        if not self._paused:
+            outbox.resume()
+        if sub.replay.gap:
+            outbox.put(WS_GAP)
+        for event in sub.replay.events:
+            self._deliver(event)
+        self._arm_ping()
+        early = proto.http.trailing_data + bytes(self._early)
+        self._early.clear()
+        if early:
+            self.data_received(early)
+
+    # -- delivery -------------------------------------------------------------
+
+    def _deliver(self, event: HubEvent) -> asyncio.Future[None] | None:
+        outbox = self.outbox
+        if outbox is None or self.conn.state is not State.OPEN:
+            return None  # closing: no data frames after our Close (5.5.1)
+        dropped = outbox.dropped
+        waiter = outbox.put(ws_frame(event))
+        metrics = self.proto.ctx.metrics
+        metrics.inc("rawpush_messages_out_total", self._labels)
+        if outbox.dropped != dropped:
+            metrics.inc("rawpush_dropped_total", self._labels, outbox.dropped - dropped)
+        return waiter
+
+    def _flush(self) -> None:
+        # Control frames (Pong, Close) go straight to the transport, ahead
+        # of queued data: they are tiny and the peer needs them now.
+        self.proto.write(self.conn.data_to_send())
+
+    # -- receiving --------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        if self._ended:
+            return
+        if not self._opened:
+            self._early += data
+            if len(self._early) > self.proto.ctx.config.max_frame_size:
+                self._end(abort=True)
+            return
+        try:
+            self.conn.receive_data(data)
+        except WebSocketError:
+            self.proto.disconnect("protocol_error")
+            self._handle(self.conn.events())
+            self._flush()  # the Close frame carrying the core's code
+            self._end(abort=False)
+            return
+        self._handle(self.conn.events())
+        self._flush()
+        if self.conn.should_close:
+            self._end(abort=False)
+
+    def _handle(self, events: list[Event]) -> None:
+        metrics = self.proto.ctx.metrics
+        for event in events:
+            if isinstance(event, Text):
+                metrics.inc("rawpush_messages_in_total", self._labels)
+                if self.conn.state is State.OPEN:
+                    self._publish(event.data)
+            elif isinstance(event, Pong):
+                self._got_pong()
+            elif isinstance(event, Binary):
+                self.close(CloseCode.UNSUPPORTED_DATA, "binary messages are not supported")
+            elif isinstance(event, Close) and event.code != CloseCode.ABNORMAL_CLOSURE:
+                self.proto.disconnect("peer_close")
+
+    def _publish(self, text: str) -> None:
+        self._inbox.append(text)
+        if len(self._inbox) >= _INBOX_LIMIT and not self._reading_paused:
+            # The hub (block policy) holds this publisher: stop reading
+            # rather than queue without bound.
+            self._reading_paused = True
+            self.proto.transport_or_fail().pause_reading()
+        if self._publisher is None:
+            self._publisher = asyncio.ensure_future(self._publish_all())
+
+    async def _publish_all(self) -> None:
+        hub = self.proto.ctx.hub
+        try:
+            while self._inbox:
+                text = self._inbox.popleft()
+                try:
+                    await hub.publish(self.channel, text)
+                except HubError:
+                    # 1013 Try Again Later: the hub is closing or full.
+                    self._inbox.clear()
+                    self.close(CloseCode.TRY_AGAIN_LATER, "the hub refused the message")
+                    return
+                self.proto.ctx.metrics.inc("rawpush_published_total")
+                if self._reading_paused and len(self._inbox) < _INBOX_LIMIT // 2:
+                    self._reading_paused = False
+                    if not self._ended:
+                        self.proto.transport_or_fail().resume_reading()
+        finally:
+            self._publisher = None
+
+    def eof_received(self) -> None:
+        self.conn.receive_eof()
+        self._handle(self.conn.events())
+        self._end(abort=False)
+
+    # -- heartbeat ----------------------------------------------------------------
+
+    def _arm_ping(self) -> None:
+        interval = self.proto.ctx.config.ws_ping_interval
+        self._ping = asyncio.get_running_loop().call_later(interval, self._send_ping)
+
+    def _send_ping(self) -> None:
+        self._ping = None
+        if self.conn.state is not State.OPEN:
+            return
+        self.conn.send_ping(b"rawpush")
+        self._flush()
+        timeout = self.proto.ctx.config.ws_ping_timeout
+        self._pong = asyncio.get_running_loop().call_later(timeout, self._pong_missing)
+
+    def _got_pong(self) -> None:
+        # Any Pong proves the peer alive (section 5.5.3 allows unsolicited
+        # ones); the next Ping is due an interval after it.
+        if self._pong is not None:
+            self._pong.cancel()
+            self._pong = None
+            self._arm_ping()
+
+    def _pong_missing(self) -> None:
+        self._pong = None
+        self.proto.disconnect("ping_timeout")
+        self.close(CloseCode.INTERNAL_ERROR, "no pong")
+
+    # -- backpressure ---------------------------------------------------------------
+
+    def pause_writing(self) -> None:
+        self._paused = True
+        if self.outbox is not None:
+            self.outbox.pause()
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        if self.outbox is not None and self._opened:
+            self.outbox.resume()
+
+    def _overflow(self) -> None:
+        # RFC 6455 7.4.1: 1008 is "a message that violates its policy".
+        self.proto.disconnect("overflow")
+        self.close(CloseCode.POLICY_VIOLATION, "subscriber too slow")
+
+    # -- closing --------------------------------------------------------------------
+
+    def close(self, code: int, reason: str) -> None:
+        """Start the closing handshake; abort if the peer does not finish it."""
+        if self._ended or self.conn.state is not State.OPEN:
+            return
+        if self.sub is not None:
+            self.sub.close()
+        if self.outbox is not None:
+            self.outbox.close()
+        self.conn.send_close(code, reason)
+        self._flush()
+        timeout = self.proto.ctx.config.close_timeout
+        self._closer = asyncio.get_running_loop().call_later(timeout, self._close_timeout)
+
+    def _close_timeout(self) -> None:
+        self._closer = None
+        self.proto.disconnect("close_timeout")
+        self._end(abort=True)
+
+    def drain(self) -> None:
+        """Server shutdown: flush queued events, then 1001 Going Away."""
+        if self._ended:
+            return
+        self.proto.disconnect("drain")
+        if not self._opened:
+            self._end(abort=False)
+            return
+        outbox = self.outbox
+        if outbox is not None and not outbox.closed:
+            self._paused = False
+            outbox.paused = False
+            outbox.flush()
+        self.close(CloseCode.GOING_AWAY, "server shutting down")
+
+    def _end(self, *, abort: bool) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        self._teardown()
+        if abort:
+            self.proto.abort()
+        else:
+            self.proto.close()
+
+    def _teardown(self) -> None:
+        if self.sub is not None:
+            self.sub.close()
+        if self.outbox is not None:
+            self.outbox.close()
+        for timer in (self._ping, self._pong, self._closer):
+            if timer is not None:
+                timer.cancel()
+        self._ping = self._pong = self._closer = None
+        task = self._task
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            task.cancel()
+
+    def connection_lost(self) -> None:
+        self._ended = True
+        self._teardown()
