@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from rawpush.cli import echo, serve
+from rawpush.cli import echo, serve, tools
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     serve.add_parser(sub)
     echo.add_parser(sub)
+    tools.add_parsers(sub)
     return parser
 
 
