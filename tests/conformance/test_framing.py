@@ -51,7 +51,9 @@ def test_5_2_many_frames_in_one_write(ws: RawClient) -> None:
     ws.close_cleanly()
 
 
-@pytest.mark.parametrize("opcode", [TEXT, BINARY, PING, CLOSE], ids=["text", "binary", "ping", "close"])
+@pytest.mark.parametrize(
+    "opcode", [TEXT, BINARY, PING, CLOSE], ids=["text", "binary", "ping", "close"]
+)
 def test_5_1_unmasked_client_frame_is_1002(ws: RawClient, opcode: int) -> None:
     # Section 5.1: "a server MUST close the connection upon receiving a
     # frame that is not masked" (with 1002, section 7.4.1).
