@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -204,7 +204,7 @@ async def subscribe(
     open_timeout: float = 10.0,
     poll_timeout: float = 25.0,
     ssl: SSLArg = None,
-) -> AsyncIterator[Message]:
+) -> AsyncGenerator[Message, None]:
     """Messages of ``channel`` on the server at ``base_url`` (``http(s)://host:port``),
     over the first of ``transports`` that works; ``last_id`` resumes after that id."""
     unknown = set(transports) - set(TRANSPORTS)
