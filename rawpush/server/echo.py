@@ -29,10 +29,14 @@ from rawpush.proto.errors import HandshakeError, WebSocketError
 from rawpush.proto.ws.config import WSConfig
 from rawpush.proto.ws.connection import ServerConnection
 from rawpush.proto.ws.events import Binary, Text
+from rawpush.proto.ws.frames import Opcode, serialize_frame
 from rawpush.proto.ws.handshake import DEFAULT_MAX_HEADER_BYTES, ServerHandshake
 from rawpush.proto.ws.state import State
 
 __all__ = ["EchoConfig", "EchoServer", "run_echo"]
+
+_TEXT = Opcode.TEXT
+_BINARY = Opcode.BINARY
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,15 +115,21 @@ class _EchoProtocol(asyncio.Protocol):
         # code (section 7.1.7); it is flushed below like any output.
         with contextlib.suppress(WebSocketError):
             conn.receive_data(data)
+        echoes = []
         for event in conn.events():
-            # A Close in the same read ends the stream, and the core then
-            # refuses sends: only echo while the connection is still OPEN.
-            if conn.state is not State.OPEN:
-                break
+            # Serialized here rather than through conn.send_*: messages that
+            # arrived before a Close (or a bad frame) in the same read are
+            # still echoed, ahead of the core's Close, which it has already
+            # queued and after which it refuses data (section 5.5.1). They
+            # were received while the connection was open, so the echo is
+            # owed (Autobahn's "strict" behaviour).
             if isinstance(event, Text):
-                conn.send_text(event.data)
+                echoes.append(serialize_frame(_TEXT, event.data.encode()))
             elif isinstance(event, Binary):
-                conn.send_binary(event.data)
+                echoes.append(serialize_frame(_BINARY, event.data))
+        if echoes:
+            assert self._transport is not None
+            self._transport.write(b"".join(echoes))
         self._flush()
 
     def _flush(self) -> None:

@@ -66,6 +66,14 @@ def test_5_5_1_second_close_ignored(ws: RawClient) -> None:
     ws.expect_close(1000)
 
 
+def test_5_5_1_messages_and_close_in_one_write(ws: RawClient) -> None:
+    # Messages that came before the Close are echoed before the Close echo.
+    ws.send(frame(TEXT, b"one"), frame(BINARY, b"two"), frame(CLOSE, close_payload(1001)))
+    ws.expect_message(TEXT, b"one")
+    ws.expect_message(BINARY, b"two")
+    ws.expect_close(1001)
+
+
 def test_5_5_1_close_after_messages_echoed_first(ws: RawClient) -> None:
     ws.send(frame(TEXT, b"one"), frame(BINARY, b"two"))
     ws.expect_message(TEXT, b"one")

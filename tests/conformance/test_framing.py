@@ -88,14 +88,25 @@ def test_5_2_64bit_length_with_top_bit_set_is_1002(ws: RawClient) -> None:
 
 def test_5_2_length_lying_short_makes_garbage_next_frame(ws: RawClient) -> None:
     # Announce 2 bytes but send 5: the extra 3 bytes are read as the next
-    # frame header, whose RSV bits make it a 1002. The good frame in the
-    # same read is not echoed: the core queues its Close before the echo
-    # server sees the events (Autobahn calls this "non-strict", allowed).
+    # frame header, whose RSV bits make it a 1002. The good frame before
+    # it, in the same write, is still echoed first (Autobahn "strict").
     raw = frame(TEXT, b"ok", mask=b"\x00\x00\x00\x00") + b"\xf3\x80\x00"
     ws.send(raw)
+    ws.expect_message(TEXT, b"ok")
     got = ws.recv_frame()
     assert got is not None and got.opcode == CLOSE and got.close_code == 1002, got
     assert b"reserved bits" in got.payload
+    ws.expect_eof()
+
+
+@pytest.mark.parametrize("bad", [frame(0x3), frame(TEXT, b"x", rsv=1), frame(TEXT, b"\xff")],
+                         ids=["opcode", "rsv", "utf8"])
+def test_5_2_messages_before_a_bad_frame_in_one_write_echoed(ws: RawClient, bad: bytes) -> None:
+    ws.send(frame(TEXT, b"one"), frame(BINARY, b"two"), bad)
+    ws.expect_message(TEXT, b"one")
+    ws.expect_message(BINARY, b"two")
+    got = ws.recv_frame()
+    assert got is not None and got.opcode == CLOSE and got.close_code in (1002, 1007), got
     ws.expect_eof()
 
 
