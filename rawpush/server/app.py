@@ -77,14 +77,14 @@ class Server:
         self._ctx: Context | None = None
         self._server: asyncio.Server | None = None
         self._closed: asyncio.Future[None] | None = None
+        self._port: int | None = None
 
     @property
     def port(self) -> int:
         """The bound port (the real one when ``config.port`` is 0)."""
-        if self._server is None or not self._server.sockets:
+        if self._port is None:
             raise RuntimeError("the server is not started")
-        port: int = self._server.sockets[0].getsockname()[1]
-        return port
+        return self._port
 
     @property
     def url(self) -> str:
@@ -108,6 +108,7 @@ class Server:
             port=self.config.port,
             ssl=_ssl_context(self.config),
         )
+        self._port = self._server.sockets[0].getsockname()[1]
         self._closed = loop.create_future()
 
     async def close(self) -> None:
