@@ -75,7 +75,7 @@ async def _tail_ws(url: str, last_id: str | None) -> Items:
             if item.get("gap") is True:
                 yield None
             else:
-                yield item["id"], item.get("event", "message"), item["data"]
+                yield item["id"], item.get("event") or "message", item["data"]
 
 
 async def _tail_sse(url: str, last_id: str | None) -> Items:

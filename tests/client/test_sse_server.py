@@ -81,11 +81,14 @@ class Proxy:
         self._writers -= {writer, up_writer}
 
 
-async def publish(base: str, channel: str, data: str, event: str | None = None) -> str:
+async def publish(
+    base: str, channel: str, data: str, event: str | None = None, token: str | None = None
+) -> str:
     """POST one event; return its id."""
     query = f"?event={event}" if event else ""
     url = parse_url(f"{base}/publish/{channel}{query}")
-    response = await request("POST", url, body=data.encode())
+    headers = [("Authorization", f"Bearer {token}")] if token else []
+    response = await request("POST", url, body=data.encode(), headers=headers)
     body = await response.read(1 << 16, timeout=LIMIT)
     await response.aclose()
     assert response.status == 200, body
