@@ -39,7 +39,7 @@ async def request(
     """One request on a fresh connection, answered in full."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
-        return await exchange(reader, writer, method, path, headers, body)
+        return await exchange(reader, writer, method, path, headers=headers, body=body)
     finally:
         writer.close()
 
@@ -49,6 +49,7 @@ async def exchange(
     writer: asyncio.StreamWriter,
     method: str,
     path: str,
+    *,
     headers: list[tuple[str, str]] | None = None,
     body: bytes = b"",
     conn: h11.Connection | None = None,
