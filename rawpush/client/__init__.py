@@ -4,6 +4,9 @@
 line per module, so each client can add its own.
 """
 
+from rawpush.client.poll import LongPollClosed, LongPoller, PollResult
+from rawpush.client.sse import EventSource, EventSourceClosed, ReadyState
+from rawpush.client.subscribe import Message, SubscribeError, subscribe
 from rawpush.client.ws import (
     WSURI,
     ConnectionClosed,
@@ -20,8 +23,17 @@ __all__ = [
     "ConnectionClosed",
     "ConnectionClosedError",
     "ConnectionClosedOK",
+    "EventSource",
+    "EventSourceClosed",
     "InvalidHandshake",
     "InvalidURI",
+    "LongPollClosed",
+    "LongPoller",
+    "Message",
+    "PollResult",
+    "ReadyState",
+    "SubscribeError",
     "WebSocketClient",
     "connect",
+    "subscribe",
 ]

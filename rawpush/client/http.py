@@ -23,11 +23,10 @@ import random
 import ssl as _ssl
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from importlib import metadata
 from urllib.parse import urljoin, urlsplit
 
 import h11
-
-import rawpush
 
 __all__ = [
     "URL",
@@ -40,7 +39,12 @@ __all__ = [
     "request",
 ]
 
-USER_AGENT = f"rawpush/{rawpush.__version__}"
+# Not ``rawpush.__version__``: importing the package root would pull in the
+# server, which the client layer must never import (import-linter).
+try:
+    USER_AGENT = f"rawpush/{metadata.version('rawpush')}"
+except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+    USER_AGENT = "rawpush"
 _READ_SIZE = 64 * 1024
 _DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 
