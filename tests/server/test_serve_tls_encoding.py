@@ -1,0 +1,142 @@
+"""``rawpush serve`` as a subprocess, TLS on the listener, and the
+encode-once caches."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import ssl
+import subprocess
+import sys
+from pathlib import Path
+
+from websockets.asyncio.client import connect
+
+from rawpush.hub import HubEvent
+from rawpush.server.encoding import SSE_GAP, chunk, sse_event, ws_frame
+from rawpush.sse import Decoder
+from rawpush.ws import ClientConnection, Text
+from tests.conftest import require
+from tests.server.conftest import MakeServer
+from tests.server.support import WAIT, open_sse
+
+
+async def test_rawpush_serve_subprocess_publish_receive_sigterm() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "rawpush", "serve", "--port", "0",
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    try:
+        async with asyncio.timeout(WAIT):
+            line = (await proc.stderr.readline()).decode()
+        assert line.startswith("rawpush: listening on http://127.0.0.1:"), line
+        port = int(line.rsplit(":", 1)[1])
+        stream = await open_sse(port, "/sse/cli")
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST /publish/cli HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi")
+        async with asyncio.timeout(WAIT):
+            await reader.readuntil(b"\r\n\r\n")
+        writer.close()
+        assert [e.data for e in await stream.events(1)] == ["hi"]
+        proc.send_signal(signal.SIGTERM)
+        await stream.rest()  # the drain ends the stream
+        stream.close()
+        assert await asyncio.wait_for(proc.wait(), WAIT) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+def _self_signed(tmp: Path) -> tuple[str, str]:
+    cert, key = tmp / "cert.pem", tmp / "key.pem"
+    try:
+        import datetime
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+    except ImportError:
+        require("openssl", shutil.which("openssl") is not None)
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+             "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1",
+             "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"],
+            check=True, capture_output=True, timeout=WAIT,
+        )  # fmt: skip
+        return str(cert), str(key)
+    private = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    import ipaddress
+
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(private.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(private, hashes.SHA256())
+    )
+    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key.write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert), str(key)
+
+
+async def test_tls_listener_serves_wss_and_https(make_server: MakeServer, tmp_path: Path) -> None:
+    certfile, keyfile = _self_signed(tmp_path)
+    server = await make_server(certfile=certfile, keyfile=keyfile)
+    assert server.url.startswith("https://")
+    client = ssl.create_default_context(cafile=certfile)
+    async with connect(f"wss://127.0.0.1:{server.port}/ws/tls", ssl=client) as ws:
+        event = await server.hub.publish("tls", "secret")
+        async with asyncio.timeout(WAIT):
+            assert json.loads(await ws.recv())["id"] == event.id
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port, ssl=client)
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    async with asyncio.timeout(WAIT):
+        data = await reader.read()
+    writer.close()
+    assert data.startswith(b"HTTP/1.1 200 ") and data.endswith(b"ok\n")
+    assert os.path.exists(certfile)
+
+
+def test_ws_frame_is_encoded_once_and_parses() -> None:
+    event = HubEvent("5-1", "c", None, "héllo")
+    frame = ws_frame(event)
+    assert ws_frame(event) is frame  # shared, not re-encoded
+    client = ClientConnection()
+    client.receive_data(frame)
+    [text] = client.events()
+    assert isinstance(text, Text)
+    assert json.loads(text.data) == {"id": "5-1", "event": None, "data": "héllo"}
+
+
+def test_sse_event_is_encoded_once_per_framing() -> None:
+    event = HubEvent("5-2", "c", "tick", "a\nb")
+    framed = sse_event(event, chunked=True)
+    raw = sse_event(event, chunked=False)
+    assert sse_event(event, chunked=True) is framed
+    assert sse_event(event, chunked=False) is raw
+    assert framed == chunk(raw)
+    [decoded] = Decoder().feed(raw)
+    assert (decoded.id, decoded.event, decoded.data) == ("5-2", "tick", "a\nb")
+    [gap] = Decoder().feed(SSE_GAP.split(b"\r\n")[1] + b"\n")
+    assert gap.event == "gap"
