@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
+from ssl import SSLContext
 
 from rawpush.proto.errors import HandshakeError, WebSocketError
 from rawpush.proto.ws.config import WSConfig
@@ -194,18 +195,24 @@ class EchoServer:
     """A WebSocket echo server on ``host``:``port`` (0 picks a free port)."""
 
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 9001, config: EchoConfig | None = None
+        self,
+        host: str = "127.0.0.1",
+        port: int = 9001,
+        config: EchoConfig | None = None,
+        *,
+        ssl: SSLContext | None = None,
     ) -> None:
         self.host = host
         self._port = port
         self.config = config or EchoConfig()
+        self._ssl = ssl
         self.connections: set[_EchoProtocol] = set()
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            lambda: _EchoProtocol(self), self.host, self._port
+            lambda: _EchoProtocol(self), self.host, self._port, ssl=self._ssl
         )
 
     @property
@@ -217,7 +224,8 @@ class EchoServer:
 
     @property
     def url(self) -> str:
-        return f"ws://{self.host}:{self.port}/"
+        scheme = "wss" if self._ssl is not None else "ws"
+        return f"{scheme}://{self.host}:{self.port}/"
 
     async def close(self, timeout: float = 2.0) -> None:
         """Stop listening, send 1001 to every client, wait for them to go."""
