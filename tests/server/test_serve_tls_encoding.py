@@ -57,10 +57,10 @@ def _self_signed(tmp: Path) -> tuple[str, str]:
     try:
         import datetime
 
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.x509.oid import NameOID
+        from cryptography import x509  # type: ignore[import-not-found,unused-ignore]
+        from cryptography.hazmat.primitives import hashes, serialization  # type: ignore[import-not-found,unused-ignore]
+        from cryptography.hazmat.primitives.asymmetric import ec  # type: ignore[import-not-found,unused-ignore]
+        from cryptography.x509.oid import NameOID  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         require("openssl", shutil.which("openssl") is not None)
         subprocess.run(

@@ -27,7 +27,7 @@ async def test_curl_receives_the_stream(server: Server) -> None:
             while server.hub.stats().subscribers == 0:
                 await asyncio.sleep(0.01)
             second = await server.hub.publish("news", "two\nlines", event="update")
-            lines = []
+            lines: list[str] = []
             while len(lines) < 4:
                 lines.append((await proc.stdout.readline()).decode().rstrip("\n"))
     finally:
