@@ -97,6 +97,7 @@ class _Options:
     ssl: SSLArg
     open_timeout: float
     poll_timeout: float
+    idle_timeout: float | None
 
 
 def _refusal(status: int) -> bool:
@@ -140,7 +141,7 @@ async def _sse_session(base: URL, resume: str | None, opts: _Options) -> Stream:
     decoder = Decoder(last_event_id=resume or "")
     try:
         yield None
-        while chunk := await response.read_chunk():
+        while chunk := await response.read_chunk(opts.idle_timeout):
             for event in decoder.feed(chunk):
                 name = event.event or "message"
                 # The server names a gap notice "gap" (event: gap before the replay).
@@ -203,17 +204,24 @@ async def subscribe(
     max_retry: float = 30.0,
     open_timeout: float = 10.0,
     poll_timeout: float = 25.0,
+    idle_timeout: float | None = 60.0,
     ssl: SSLArg = None,
 ) -> AsyncGenerator[Message, None]:
     """Messages of ``channel`` on the server at ``base_url`` (``http(s)://host:port``),
-    over the first of ``transports`` that works; ``last_id`` resumes after that id."""
+    over the first of ``transports`` that works; ``last_id`` resumes after that id.
+
+    ``idle_timeout`` is how long an SSE stream may stay silent before it
+    counts as broken (SSE has no pong; rawpush sends a comment every
+    15 s). WebSocket liveness is the client's ping, long polls have
+    their own deadline. Use ``contextlib.aclosing`` to close promptly.
+    """
     unknown = set(transports) - set(TRANSPORTS)
     if unknown or not transports:
         raise ValueError(f"transports must be drawn from {TRANSPORTS}, not {tuple(transports)}")
     base = parse_url(base_url)
     if base.scheme in ("ws", "wss"):
         base = base.with_scheme("https" if base.secure else "http")
-    opts = _Options(tuple(headers), ssl, open_timeout, poll_timeout)
+    opts = _Options(tuple(headers), ssl, open_timeout, poll_timeout, idle_timeout)
     sessions: dict[str, Session] = {
         "ws": lambda url, resume: _ws_session(url, resume, opts),
         "sse": lambda url, resume: _sse_session(url, resume, opts),
