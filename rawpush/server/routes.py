@@ -146,6 +146,10 @@ async def _publish(proto: HTTPProtocol, request: Request, channel: str) -> bytes
         except HubError as exc:
             # 400 for a bad event name, 503 when the hub or backplane refuses.
             raise HTTPError(str(exc), exc.status) from None
+        except OSError as exc:  # TimeoutError included
+            # A backplane that cannot reach its store (Redis down): the
+            # event was not accepted, and the client may retry.
+            raise HTTPError(f"backplane unavailable: {exc}", 503) from None
     except HTTPError as exc:
         return error_response(proto, exc)
     metrics = proto.ctx.metrics
