@@ -206,3 +206,14 @@ async def test_rawpush_serve_and_lazy_exports() -> None:
 async def test_redis_backplane_is_refused_clearly() -> None:
     with pytest.raises(NotImplementedError, match="Redis backplane is not built yet"):
         await serve_forever(redis_url="redis://localhost")
+
+
+async def test_publish_is_503_when_the_hub_refuses() -> None:
+    from rawpush.hub import Hub
+
+    hub = Hub()
+    async with Server(FAST, hub=hub) as server:
+        assert server.hub is hub
+        await hub.close()
+        reply = await request(server.port, "POST", "/publish/a", body=b"x")
+        assert reply.status == 503
