@@ -105,7 +105,8 @@ async def test_rawpush_client_against_node_server(
     url, proc = node_server
     async with connect(url, subprotocols=["chat"]) as ws:
         assert ws.subprotocol == "chat"
-        for message in ["hello node", "", "𝄞 κόσμε", "y" * 70_000, b"\x00\xff", b""]:
+        messages: list[str | bytes] = ["hello node", "", "𝄞 κόσμε", "y" * 70_000, b"\x00\xff", b""]
+        for message in messages:
             await ws.send(message)
             assert await ws.recv() == message
         await ws.send("fragments")
