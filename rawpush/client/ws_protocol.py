@@ -123,6 +123,9 @@ class WebSocketClient(asyncio.Protocol):
         Messages that arrived before the close are still delivered; after
         them, raises ``ConnectionClosed``.
         """
+        if self._recv_waiter is not None:
+            # Two readers would race for each message; make the misuse loud.
+            raise RuntimeError("recv() is already being awaited by another task")
         while not self._messages:
             if self._closed.done():
                 raise self._closed_exc()

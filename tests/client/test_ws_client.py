@@ -173,6 +173,16 @@ async def test_send_rejects_other_types(echo: EchoServer) -> None:
             await ws.send(42)  # type: ignore[arg-type]
 
 
+async def test_concurrent_recv_is_refused(echo: EchoServer) -> None:
+    async with connect(echo.url) as ws:
+        first = asyncio.create_task(ws.recv())
+        await asyncio.sleep(0)
+        with pytest.raises(RuntimeError, match="already"):
+            await ws.recv()
+        await ws.send("for the first reader")
+        assert await first == "for the first reader"
+
+
 # -- ping / pong ------------------------------------------------------------------
 
 
