@@ -167,6 +167,14 @@ class HTTPConnection:
         return HTTPError(message, status)
 
     def _check_head(self, event: h11.Request) -> None:
+        # RFC 6585 section 5: 431 whichever way the bytes were cut. h11 checks
+        # max_incomplete_event_size only while a head is still incomplete, so
+        # a big head that arrives in one read would slip past it; measure the
+        # parsed head (as sent, less the whitespace h11 trims) here as well.
+        size = len(event.method) + len(event.target) + len(event.http_version) + 9
+        size += sum(len(name) + len(value) + 4 for name, value in event.headers) + 2
+        if size > self.config.max_header_bytes:
+            raise self._fail(431, "request header fields too large")
         major = event.http_version.split(b".", 1)[0]
         if major != b"1":
             # RFC 9110 section 15.6.6; h11 parses any HTTP/d.d.

@@ -47,12 +47,6 @@ _RESPONSE_503 = (
 ) % (len(_BODY_503), _BODY_503)
 
 
-def _head_size(request: Request) -> int:
-    """The size of the request head as sent (up to whitespace h11 trimmed)."""
-    line = len(request.method) + len(request.target) + len(request.http_version) + 9
-    return line + sum(len(name) + len(value) + 4 for name, value in request.headers) + 2
-
-
 class HTTPProtocol(asyncio.Protocol):
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -213,13 +207,6 @@ class HTTPProtocol(asyncio.Protocol):
                 return
             self._cancel_timer()
             self._reading = False
-            if _head_size(request) > self.ctx.config.max_header_bytes:
-                # h11 checks its limit only on a head still incomplete, so a
-                # big head that arrived in one read slips through; RFC 6585
-                # section 5 wants 431 whichever way the bytes were cut.
-                self.disconnect("bad_request")
-                self._respond_and_linger(HTTPError("request header fields too large", 431))
-                return
             self._dispatch(request)
 
     def _dispatch(self, request: Request) -> None:

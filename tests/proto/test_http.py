@@ -212,6 +212,23 @@ def test_rfc9112_5_header_too_large_431() -> None:
     assert info.value.status == 431
 
 
+@given(cut=st.integers(min_value=0, max_value=1300))
+def test_rfc6585_5_complete_oversize_head_431_however_cut(cut: int) -> None:
+    # A complete head over the limit, whole or in two reads: h11 alone would
+    # let it through when it arrives in one piece.
+    config = HTTPConfig(max_header_bytes=1024)
+    head = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 1100 + b"\r\n\r\n"
+    conn = HTTPConnection(config)
+    with pytest.raises(HTTPError) as info:
+        for chunk in split(head, [cut]):
+            conn.receive_data(chunk)
+            conn.next_request()
+    assert info.value.status == 431
+    # Just under the limit is served.
+    small = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 900 + b"\r\n\r\n"
+    assert len(serve([small], HTTPConnection(config))) == 1
+
+
 def test_rfc9110_15_5_14_content_length_too_large_413_before_the_body() -> None:
     config = HTTPConfig(max_body_bytes=4)
     conn, error = refuse(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n", config)
