@@ -1,0 +1,262 @@
+"""Fan-out: one publisher, N subscribers on loopback, rawpush against peers.
+
+Run: ``python bench/fanout.py`` (N = 1,000 and 10,000; under 5 minutes) or
+``python bench/fanout.py --quick`` (N = 1,000, smaller phases; under a
+minute); ``--subscribers 2000 5000`` picks other sizes.
+
+Four scenarios per N, each with a fresh server process:
+
+- SSE: rawpush ``GET /sse/bench`` against sse-starlette under uvicorn
+  (``EventSourceResponse`` fed by a per-subscriber ``asyncio.Queue``);
+- WebSocket: rawpush ``GET /ws/bench`` against the ``websockets`` asyncio
+  server (``broadcast``).
+
+The server runs alone in its process; the N connections are split over two
+load-client processes (lean asyncio Protocols, see ``_common.py``). Each
+scenario has two phases, each bounded by a hard time limit:
+
+1. **latency**: events of 200 B published at a fixed rate chosen so that
+   every N gets the same offered load (``--load`` deliveries/s, default
+   50,000: 50 events/s to 1,000 subscribers, 5/s to 10,000). p50/p99 of
+   publish-to-receive time, measured on 200 sampled connections from the
+   ``time.time_ns()`` the publisher put in each event.
+2. **throughput**: a burst of events published back to back (yielding to
+   the event loop between two); delivered events/s = events received by all
+   subscribers / (last arrival - first publish).
+
+Both sides share one machine: with 2 cores the server gets about one and the
+clients the other, so the clients' reading speed bounds what can be seen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import time
+from dataclasses import dataclass
+
+from _common import Child, machine, percentile, raise_nofile, start_server
+
+CLIENTS = 2
+SAMPLED = 200  # connections that parse latencies, out of N
+
+
+@dataclass
+class Result:
+    server: str
+    transport: str
+    subscribers: int
+    connected: int = 0
+    rate_events: int = 0
+    rate: float = 0.0
+    rate_delivered: float = 0.0  # fraction of rate-phase deliveries seen in time
+    p50_ms: float = float("nan")
+    p99_ms: float = float("nan")
+    burst_events: int = 0
+    burst_delivered: float = 0.0
+    events_per_s: float = 0.0
+    burst_p99_ms: float = float("nan")
+    note: str = ""
+
+
+async def ask_all(clients: list[Child], command: str, timeout: float = 120.0) -> list[str]:
+    return list(await asyncio.gather(*(c.ask(command, timeout) for c in clients)))
+
+
+async def phase(
+    server: Child, clients: list[Child], events: int, rate: float, expected: int, limit: float
+) -> tuple[int, int, int, list[int]]:
+    """Publish ``events`` at ``rate`` (0: burst); return (received, t0, last, latencies)."""
+    await ask_all(clients, "RESET")
+    # Per client: wait for its share of the deliveries, or the hard limit.
+    per_client = [expected // len(clients)] * len(clients)
+    per_client[0] += expected - sum(per_client)
+    waits = [
+        asyncio.ensure_future(c.ask(f"WAIT {share * events} {limit}", limit + 60))
+        for c, share in zip(clients, per_client, strict=True)
+    ]
+    published = await server.ask(f"PUBLISH {events} {rate}", limit + 60)
+    t0 = int(published.split()[1])
+    received, last = 0, 0
+    latencies: list[int] = []
+    for line in await asyncio.gather(*waits):
+        fields = line.split()
+        received += int(fields[1])
+        last = max(last, int(fields[2]))
+        latencies.extend(map(int, fields[4:]))
+    # A server that fell behind is still sending: let it finish (bounded)
+    # before the next phase, so its backlog is not counted there.
+    await ask_all(clients, "QUIET 0.5 15", 30)
+    return received, t0, last, latencies
+
+
+async def scenario(
+    server_kind: str,
+    transport: str,
+    n: int,
+    clients: list[Child],
+    *,
+    load: float,
+    rate_seconds: float,
+    burst_deliveries: int,
+) -> Result:
+    result = Result(server_kind, transport, n)
+    server, port = await start_server(server_kind)
+    try:
+        shares = [n // len(clients)] * len(clients)
+        shares[0] += n - sum(shares)
+        sample_every = max(1, n // SAMPLED)
+        opened = await asyncio.gather(
+            *(
+                c.ask(f"OPEN {transport} {port} {share} {sample_every}", 180)
+                for c, share in zip(clients, shares, strict=True)
+            )
+        )
+        result.connected = sum(int(line.split()[1]) for line in opened)
+        # Wait until the server has registered every subscriber.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            count = int((await server.ask("COUNT")).split()[1])
+            if count >= result.connected:
+                break
+            await asyncio.sleep(0.1)
+        if result.connected < n:
+            result.note = f"only {result.connected}/{n} connected"
+        expected = result.connected
+        if expected == 0:
+            return result
+
+        rate = load / n
+        result.rate = rate
+        result.rate_events = max(10, round(rate * rate_seconds))
+        limit = result.rate_events / rate + 10
+        received, _t0, _last, lat = await phase(
+            server, clients, result.rate_events, rate, expected, limit
+        )
+        result.rate_delivered = received / (expected * result.rate_events)
+        lat.sort()
+        result.p50_ms = percentile(lat, 0.50) / 1000
+        result.p99_ms = percentile(lat, 0.99) / 1000
+
+        result.burst_events = max(10, burst_deliveries // n)
+        received, t0, last, lat = await phase(
+            server, clients, result.burst_events, 0, expected, 25.0
+        )
+        result.burst_delivered = received / (expected * result.burst_events)
+        if last > t0:
+            result.events_per_s = received / ((last - t0) / 1e9)
+        lat.sort()
+        result.burst_p99_ms = percentile(lat, 0.99) / 1000
+    finally:
+        await ask_all(clients, "CLOSE", 60)
+        await server.stop()
+    return result
+
+
+def fmt(value: float, digits: int = 1) -> str:
+    return "-" if value != value else f"{value:,.{digits}f}"
+
+
+def report(results: list[Result], started: float) -> None:
+    print()
+    header = (
+        f"{'transport':<4} {'N':>6} {'server':<14} {'conn':>6} "
+        f"{'rate ev/s':>9} {'got %':>6} {'p50 ms':>8} {'p99 ms':>8} | "
+        f"{'burst':>5} {'got %':>6} {'delivered/s':>12} {'p99 ms':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        print(
+            f"{r.transport:<4} {r.subscribers:>6} {r.server:<14} {r.connected:>6} "
+            f"{r.rate:>9.1f} {100 * r.rate_delivered:>6.1f} {fmt(r.p50_ms):>8} "
+            f"{fmt(r.p99_ms):>8} | {r.burst_events:>5} {100 * r.burst_delivered:>6.1f} "
+            f"{r.events_per_s:>12,.0f} {fmt(r.burst_p99_ms, 0):>8}"
+            + (f"  ({r.note})" if r.note else "")
+        )
+    print()
+    print("ratios (rawpush / peer): delivered events/s, and peer p99 / rawpush p99")
+    by_key = {(r.server, r.transport, r.subscribers): r for r in results}
+    for r in results:
+        if r.server == "rawpush":
+            continue
+        ours = by_key.get(("rawpush", r.transport, r.subscribers))
+        if ours is None:
+            continue
+        tput = ours.events_per_s / r.events_per_s if r.events_per_s else float("nan")
+        lat = r.p99_ms / ours.p99_ms if ours.p99_ms else float("nan")
+        print(
+            f"  {r.transport:<4} N={r.subscribers:<6} vs {r.server:<14} "
+            f"throughput x{fmt(tput, 2)}   p99 latency x{fmt(lat, 2)} lower"
+        )
+    print()
+    print("targets (issue 5): >= 5x sse-starlette fan-out; p99 < 100 ms at 10,000 subscribers")
+    for r in results:
+        if r.server != "rawpush":
+            continue
+        if r.transport == "sse":
+            peer = by_key.get(("sse-starlette", "sse", r.subscribers))
+            if peer is not None and peer.events_per_s:
+                ratio = r.events_per_s / peer.events_per_s
+                verdict = "met" if ratio >= 5 else "NOT met"
+                print(f"  SSE N={r.subscribers}: x{ratio:.2f} sse-starlette -> {verdict}")
+        if r.subscribers >= 10_000:
+            verdict = "met" if r.p99_ms < 100 else "NOT met"
+            print(f"  {r.transport} N={r.subscribers}: p99 {fmt(r.p99_ms)} ms -> {verdict}")
+    print(f"\ntotal time {time.monotonic() - started:.0f} s")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--subscribers", type=int, nargs="+", default=None)
+    parser.add_argument("--quick", action="store_true", help="N = 1,000 only, short phases")
+    parser.add_argument(
+        "--load", type=float, default=50_000, help="offered deliveries/s in the latency phase"
+    )
+    args = parser.parse_args()
+    sizes = args.subscribers or ([1_000] if args.quick else [1_000, 10_000])
+    rate_seconds = 2.0 if args.quick else 4.0
+    burst_deliveries = 100_000 if args.quick else 300_000
+    limit = raise_nofile()
+    started = time.monotonic()
+    print(f"fanout: {machine()}; open files {limit}")
+    print(
+        "server in its own process, {} load-client processes; both share the "
+        "machine's {} cores; loopback 127.0.0.1, 200 B events".format(CLIENTS, os.cpu_count())
+    )
+    clients = [await Child.start("client") for _ in range(CLIENTS)]
+    results: list[Result] = []
+    try:
+        for n in sizes:
+            for server_kind, transport in (
+                ("rawpush", "sse"),
+                ("sse-starlette", "sse"),
+                ("rawpush", "ws"),
+                ("websockets", "ws"),
+            ):
+                t = time.monotonic()
+                r = await scenario(
+                    server_kind,
+                    transport,
+                    n,
+                    clients,
+                    load=args.load,
+                    rate_seconds=rate_seconds,
+                    burst_deliveries=burst_deliveries,
+                )
+                results.append(r)
+                print(
+                    f"  {transport} N={n} {server_kind}: {r.events_per_s:,.0f} delivered/s, "
+                    f"p50 {fmt(r.p50_ms)} ms, p99 {fmt(r.p99_ms)} ms "
+                    f"({time.monotonic() - t:.0f} s)",
+                    flush=True,
+                )
+    finally:
+        for c in clients:
+            await c.stop()
+    report(results, started)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
