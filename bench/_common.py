@@ -51,7 +51,7 @@ WS_KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 
 def raise_nofile(limit: int = 65536) -> int:
     """Raise RLIMIT_NOFILE (root may raise the hard limit too); return the soft limit."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (limit, max(limit, hard)))
     except (ValueError, OSError):
@@ -71,7 +71,7 @@ def rss_kib(pid: int | None = None) -> int:
 
 def payload() -> str:
     """200 B of event data, starting with the marker and the send time."""
-    head = "@@%019d" % time.time_ns()
+    head = f"@@{time.time_ns():019d}"
     return head + "x" * (DATA_SIZE - len(head))
 
 
@@ -295,7 +295,7 @@ def reply(text: str) -> None:
     sys.stdout.flush()
 
 
-async def run_server(kind: str) -> None:
+async def run_server(kind: str, on_quit: Callable[[], None] | None = None) -> None:
     raise_nofile()
     server = SERVERS[kind]()
     await server.start()
@@ -336,15 +336,15 @@ async def run_server(kind: str) -> None:
             stats = snapshot.compare_to(trace_base, "lineno")
             for stat in stats[:top]:
                 frame = stat.traceback[0]
-                reply(
-                    f"LINE {stat.size_diff} {stat.count_diff} {frame.filename}:{frame.lineno}"
-                )
+                reply(f"LINE {stat.size_diff} {stat.count_diff} {frame.filename}:{frame.lineno}")
             total = sum(stat.size_diff for stat in stats)
             reply(f"TRACED {total}")
         elif cmd == "QUIT":
             break
         else:
             reply(f"ERROR {cmd}")
+    if on_quit is not None:
+        on_quit()
     os._exit(0)  # no drain: the clients are told to go away by the parent
 
 
@@ -479,8 +479,8 @@ async def run_client() -> None:
     while line := (await commands.readline()).decode().split():
         cmd, args = line[0], line[1:]
         if cmd == "OPEN":
-            transport, port, count, sample_every = args[0], int(args[1]), int(args[2]), int(args[3])
-            request = request_bytes(transport, port)
+            kind, port, count, sample_every = args[0], int(args[1]), int(args[2]), int(args[3])
+            request = request_bytes(kind, port)
             gate = asyncio.Semaphore(64)
             await asyncio.gather(
                 *(
@@ -512,8 +512,8 @@ async def run_client() -> None:
                     seen, since = stats.events, loop.time()
             reply(f"QUIET {stats.events}")
         elif cmd == "CLOSE":
-            for transport in transports:
-                transport.abort()
+            for each in transports:
+                each.abort()
             transports.clear()
             await asyncio.sleep(0.1)
             stats = Stats()
@@ -527,7 +527,21 @@ async def run_client() -> None:
 
 def main() -> None:
     if sys.argv[1] == "serve":
-        asyncio.run(run_server(sys.argv[2]))
+        # BENCH_PROFILE=DIR: profile each server process into DIR/KIND.PID.prof
+        # (cProfile slows the server down: for finding hot spots, not numbers).
+        profile_dir = os.environ.get("BENCH_PROFILE")
+        if profile_dir:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+            atexit_path = f"{profile_dir}/{sys.argv[2]}.{os.getpid()}.prof"
+            try:
+                asyncio.run(run_server(sys.argv[2], lambda: profiler.dump_stats(atexit_path)))
+            finally:
+                profiler.dump_stats(atexit_path)
+        else:
+            asyncio.run(run_server(sys.argv[2]))
     elif sys.argv[1] == "client":
         asyncio.run(run_client())
     else:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -65,7 +66,7 @@ async def ask_all(clients: list[Child], command: str, timeout: float = 120.0) ->
 
 
 async def phase(
-    server: Child, clients: list[Child], events: int, rate: float, expected: int, limit: float
+    server: Child, clients: list[Child], *, events: int, rate: float, expected: int, limit: float
 ) -> tuple[int, int, int, list[int]]:
     """Publish ``events`` at ``rate`` (0: burst); return (received, t0, last, latencies)."""
     await ask_all(clients, "RESET")
@@ -132,7 +133,7 @@ async def scenario(
         result.rate_events = max(10, round(rate * rate_seconds))
         limit = result.rate_events / rate + 10
         received, _t0, _last, lat = await phase(
-            server, clients, result.rate_events, rate, expected, limit
+            server, clients, events=result.rate_events, rate=rate, expected=expected, limit=limit
         )
         result.rate_delivered = received / (expected * result.rate_events)
         lat.sort()
@@ -141,7 +142,7 @@ async def scenario(
 
         result.burst_events = max(10, burst_deliveries // n)
         received, t0, last, lat = await phase(
-            server, clients, result.burst_events, 0, expected, 25.0
+            server, clients, events=result.burst_events, rate=0, expected=expected, limit=25.0
         )
         result.burst_delivered = received / (expected * result.burst_events)
         if last > t0:
@@ -155,7 +156,7 @@ async def scenario(
 
 
 def fmt(value: float, digits: int = 1) -> str:
-    return "-" if value != value else f"{value:,.{digits}f}"
+    return "-" if math.isnan(value) else f"{value:,.{digits}f}"
 
 
 def report(results: list[Result], started: float) -> None:
@@ -222,8 +223,8 @@ async def main() -> None:
     started = time.monotonic()
     print(f"fanout: {machine()}; open files {limit}")
     print(
-        "server in its own process, {} load-client processes; both share the "
-        "machine's {} cores; loopback 127.0.0.1, 200 B events".format(CLIENTS, os.cpu_count())
+        f"server in its own process, {CLIENTS} load-client processes; both share the "
+        f"machine's {os.cpu_count()} cores; loopback 127.0.0.1, 200 B events"
     )
     clients = [await Child.start("client") for _ in range(CLIENTS)]
     results: list[Result] = []
