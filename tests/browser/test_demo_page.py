@@ -21,7 +21,7 @@ through ``urllib`` (an HTTP client independent of rawpush's own).
 from __future__ import annotations
 
 import asyncio
-import importlib.util
+import contextlib
 import json
 import os
 import re
@@ -63,11 +63,17 @@ ID_RE = re.compile(r"\d+-\d+")
 
 
 def _available() -> bool:
-    return os.access(CHROMIUM, os.X_OK) and importlib.util.find_spec("playwright") is not None
+    try:
+        import playwright.async_api  # noqa: F401
+    except ImportError:
+        return False
+    return os.access(CHROMIUM, os.X_OK)
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
+@contextlib.asynccontextmanager
+async def launch() -> AsyncIterator[Browser]:
+    """Headless Chromium; called in the test body, so that in CI a missing
+    browser is a test failure, not a fixture error."""
     require(f"chromium ({CHROMIUM}) and playwright (pip install playwright)", _available())
     from playwright.async_api import async_playwright
 
@@ -126,52 +132,55 @@ async def _wait_js(page: Page, expression: str, arg: Any = None) -> None:
 # -- the demo page ---------------------------------------------------------------
 
 
-async def test_demo_page_shows_each_message_in_all_three_columns(browser: Browser) -> None:
-    from playwright.async_api import expect
+async def test_demo_page_shows_each_message_in_all_three_columns() -> None:
+    async with launch() as browser:
+        from playwright.async_api import expect
 
-    server = Server(ServerConfig(port=0))
-    await server.start()
-    try:
-        async with asyncio.timeout(LIMIT):
-            page, errors = await _page(browser, server.url + "/")
-            for kind in ("ws", "sse", "poll"):
-                await expect(page.locator(f"#{kind}-state")).to_have_text("open", timeout=WAIT_MS)
+        server = Server(ServerConfig(port=0))
+        await server.start()
+        try:
+            async with asyncio.timeout(LIMIT):
+                page, errors = await _page(browser, server.url + "/")
+                for kind in ("ws", "sse", "poll"):
+                    badge = page.locator(f"#{kind}-state")
+                    await expect(badge).to_have_text("open", timeout=WAIT_MS)
 
-            # The real user path: type, press Enter. The form clears the
-            # field once the publish was accepted, so the order is fixed
-            # before the second publish goes out.
-            data = page.locator("input[name=data]")
-            await data.fill("typed in the form")
-            await data.press("Enter")
-            await expect(data).to_have_value("", timeout=WAIT_MS)
-            posted_id = await publish(server, "demo", "posted from Python")
+                # The real user path: type, press Enter. The form clears the
+                # field once the publish was accepted, so the order is fixed
+                # before the second publish goes out.
+                data = page.locator("input[name=data]")
+                await data.fill("typed in the form")
+                await data.press("Enter")
+                await expect(data).to_have_value("", timeout=WAIT_MS)
+                posted_id = await publish(server, "demo", "posted from Python")
 
-            for kind in ("ws", "sse", "poll"):
-                await expect(page.locator(f"#{kind}-log li")).to_have_count(2, timeout=WAIT_MS)
-            columns: dict[str, list[dict[str, str]]] = {}
-            for kind in ("ws", "sse", "poll"):
-                rows = await page.locator(f"#{kind}-log li").evaluate_all(
-                    """lis => lis.map(li => ({
-                        id: li.querySelector('.id').textContent,
-                        data: li.querySelector('.data').textContent,
-                        lat: li.querySelector('.lat').textContent,
-                    }))"""
-                )
-                columns[kind] = list(reversed(rows))  # the page shows newest first
-            await page.screenshot(path=str(SCREENSHOT), full_page=True)
-            assert errors == []
-    finally:
-        await server.close()
+                for kind in ("ws", "sse", "poll"):
+                    await expect(page.locator(f"#{kind}-log li")).to_have_count(2, timeout=WAIT_MS)
+                columns: dict[str, list[dict[str, str]]] = {}
+                for kind in ("ws", "sse", "poll"):
+                    rows = await page.locator(f"#{kind}-log li").evaluate_all(
+                        """lis => lis.map(li => ({
+                            id: li.querySelector('.id').textContent,
+                            data: li.querySelector('.data').textContent,
+                            lat: li.querySelector('.lat').textContent,
+                        }))"""
+                    )
+                    columns[kind] = list(reversed(rows))  # the page shows newest first
+                await page.screenshot(path=str(SCREENSHOT), full_page=True)
+                assert errors == []
+        finally:
+            await server.close()
 
-    ws = columns["ws"]
-    assert [row["data"] for row in ws] == ["typed in the form", "posted from Python"]
-    assert ws[1]["id"] == posted_id
-    assert all(ID_RE.fullmatch(row["id"]) for row in ws)
-    for kind in ("sse", "poll"):
-        assert [(r["id"], r["data"]) for r in columns[kind]] == [(r["id"], r["data"]) for r in ws]
-    for kind, rows in columns.items():
-        for row in rows:
-            assert re.fullmatch(r"\d+ ms", row["lat"]), (kind, row)
+        ws = columns["ws"]
+        assert [row["data"] for row in ws] == ["typed in the form", "posted from Python"]
+        assert ws[1]["id"] == posted_id
+        assert all(ID_RE.fullmatch(row["id"]) for row in ws)
+        expected = [(r["id"], r["data"]) for r in ws]
+        for kind in ("sse", "poll"):
+            assert [(r["id"], r["data"]) for r in columns[kind]] == expected, kind
+        for kind, rows in columns.items():
+            for row in rows:
+                assert re.fullmatch(r"\d+ ms", row["lat"]), (kind, row)
 
 
 # -- the browser's EventSource ------------------------------------------------------
@@ -188,71 +197,70 @@ _EVENTSOURCE = """channel => {
 
 
 @pytest.mark.parametrize("evicted", [False, True], ids=["replay", "gap"])
-async def test_eventsource_resumes_with_last_event_id_after_a_restart(
-    browser: Browser, evicted: bool
-) -> None:
+async def test_eventsource_resumes_with_last_event_id_after_a_restart(evicted: bool) -> None:
     """The server drains (``retry:`` hint, stream ended) and comes back on the
     same port with the same hub; events published meanwhile reach the page
     only if EventSource sent ``Last-Event-ID``. With a history of two and
     four missed events, the ``gap`` listener fires before the replay."""
-    hub = Hub(HubConfig(history_size=2 if evicted else 100))
-    config = ServerConfig(port=0, drain_retry_ms=300, drain_timeout=3.0)
-    first = Server(config, hub=hub)
-    await first.start()
-    second: Server | None = None
-    sse_headers: list[dict[str, str]] = []
-    pending: list[asyncio.Task[None]] = []
+    async with launch() as browser:
+        hub = Hub(HubConfig(history_size=2 if evicted else 100))
+        config = ServerConfig(port=0, drain_retry_ms=300, drain_timeout=3.0)
+        first = Server(config, hub=hub)
+        await first.start()
+        second: Server | None = None
+        sse_headers: list[dict[str, str]] = []
+        pending: list[asyncio.Task[None]] = []
 
-    async def record(request: Request) -> None:
-        sse_headers.append(await request.all_headers())
+        async def record(request: Request) -> None:
+            sse_headers.append(await request.all_headers())
 
-    def on_request(request: Request) -> None:
-        if "/sse/" in request.url:
-            pending.append(asyncio.ensure_future(record(request)))
+        def on_request(request: Request) -> None:
+            if "/sse/" in request.url:
+                pending.append(asyncio.ensure_future(record(request)))
 
-    try:
-        async with asyncio.timeout(LIMIT):
-            page, errors = await _page(browser, first.url + "/healthz")
-            page.on("request", on_request)
-            await page.evaluate(_EVENTSOURCE, "resume")
-            await _wait_js(page, "window.opens === 1")
-            first_id = await publish(first, "resume", "before")
-            await _wait_js(page, "window.got.length === 1")
+        try:
+            async with asyncio.timeout(LIMIT):
+                page, errors = await _page(browser, first.url + "/healthz")
+                page.on("request", on_request)
+                await page.evaluate(_EVENTSOURCE, "resume")
+                await _wait_js(page, "window.opens === 1")
+                first_id = await publish(first, "resume", "before")
+                await _wait_js(page, "window.got.length === 1")
 
+                await first.close()
+                missed = [(await hub.publish("resume", f"missed {n}")).id for n in range(4)]
+                second = Server(ServerConfig(port=first.port, drain_timeout=3.0), hub=hub)
+                await second.start()
+                await _wait_js(page, "window.opens === 2")
+                live_id = await publish(second, "resume", "after")
+                expected_count = 2 + (3 if evicted else 4)
+                await _wait_js(page, "n => window.got.length >= n", expected_count)
+                got = await page.evaluate("window.got")
+                last_event_id = await page.evaluate("window.got.at(-1)[1]")
+                await page.evaluate("window.es.close()")
+                await asyncio.gather(*pending)
+                # Only a refused reconnect attempt may be logged.
+                assert all("ERR_CONNECTION_REFUSED" in e for e in errors), errors
+        finally:
+            if second is not None:
+                await second.close()
             await first.close()
-            missed = [(await hub.publish("resume", f"missed {n}")).id for n in range(4)]
-            second = Server(ServerConfig(port=first.port, drain_timeout=3.0), hub=hub)
-            await second.start()
-            await _wait_js(page, "window.opens === 2")
-            live_id = await publish(second, "resume", "after")
-            expected_count = 2 + (3 if evicted else 4)
-            await _wait_js(page, "n => window.got.length >= n", expected_count)
-            got = await page.evaluate("window.got")
-            last_event_id = await page.evaluate("window.got.at(-1)[1]")
-            await page.evaluate("window.es.close()")
-            await asyncio.gather(*pending)
-            # Only a refused reconnect attempt may be logged.
-            assert all("ERR_CONNECTION_REFUSED" in e for e in errors), errors
-    finally:
-        if second is not None:
-            await second.close()
-        await first.close()
-        await hub.close()
+            await hub.close()
 
-    head = [["message", first_id, "before"]]
-    if evicted:
-        # The gap comes first; it carries no id, so lastEventId stays put.
-        replayed = [["gap", first_id, ""]]
-        replayed += [["message", missed[n], f"missed {n}"] for n in (2, 3)]
-    else:
-        replayed = [["message", missed[n], f"missed {n}"] for n in range(4)]
-    assert got == [*head, *replayed, ["message", live_id, "after"]]
-    assert last_event_id == live_id
-    # What the browser sent: nothing the first time, the id it had seen on
-    # every reconnect (a refused attempt may come in between).
-    assert "last-event-id" not in sse_headers[0]
-    assert len(sse_headers) >= 2
-    assert all(h.get("last-event-id") == first_id for h in sse_headers[1:])
+        head = [["message", first_id, "before"]]
+        if evicted:
+            # The gap comes first; it carries no id, so lastEventId stays put.
+            replayed = [["gap", first_id, ""]]
+            replayed += [["message", missed[n], f"missed {n}"] for n in (2, 3)]
+        else:
+            replayed = [["message", missed[n], f"missed {n}"] for n in range(4)]
+        assert got == [*head, *replayed, ["message", live_id, "after"]]
+        assert last_event_id == live_id
+        # What the browser sent: nothing the first time, the id it had seen on
+        # every reconnect (a refused attempt may come in between).
+        assert "last-event-id" not in sse_headers[0]
+        assert len(sse_headers) >= 2
+        assert all(h.get("last-event-id") == first_id for h in sse_headers[1:])
 
 
 # -- the browser's WebSocket ----------------------------------------------------------
@@ -268,83 +276,83 @@ _WEBSOCKET = """async (path) => {
 }"""
 
 
-async def test_browser_websocket_receives_json_frames_and_publishes_text(
-    browser: Browser,
-) -> None:
-    server = Server(ServerConfig(port=0))
-    await server.start()
-    try:
-        async with asyncio.timeout(LIMIT):
-            page, errors = await _page(browser, server.url + "/healthz")
-            ws = await page.evaluate_handle(_WEBSOCKET, "/ws/chat")
-            posted_id = await publish(server, "chat", "from Python")
-            await _wait_js(page, "ws => ws.frames.length === 1", ws)
-            await ws.evaluate("ws => ws.send('from the browser \u00e9')")
-            await _wait_js(page, "ws => ws.frames.length === 2", ws)
-            frames = await ws.evaluate("ws => ws.frames")
-            replay = await server.hub.since("chat", posted_id)
+async def test_browser_websocket_receives_json_frames_and_publishes_text() -> None:
+    async with launch() as browser:
+        server = Server(ServerConfig(port=0))
+        await server.start()
+        try:
+            async with asyncio.timeout(LIMIT):
+                page, errors = await _page(browser, server.url + "/healthz")
+                ws = await page.evaluate_handle(_WEBSOCKET, "/ws/chat")
+                posted_id = await publish(server, "chat", "from Python")
+                await _wait_js(page, "ws => ws.frames.length === 1", ws)
+                await ws.evaluate("ws => ws.send('from the browser \u00e9')")
+                await _wait_js(page, "ws => ws.frames.length === 2", ws)
+                frames = await ws.evaluate("ws => ws.frames")
+                replay = await server.hub.since("chat", posted_id)
 
-            # A second socket resuming after the first event gets the second.
-            again = await page.evaluate_handle(_WEBSOCKET, f"/ws/chat?lastEventId={posted_id}")
-            await _wait_js(page, "ws => ws.frames.length === 1", again)
-            resumed = await again.evaluate("ws => ws.frames")
+                # A second socket resuming after the first event gets the second.
+                again = await page.evaluate_handle(_WEBSOCKET, f"/ws/chat?lastEventId={posted_id}")
+                await _wait_js(page, "ws => ws.frames.length === 1", again)
+                resumed = await again.evaluate("ws => ws.frames")
 
-            await ws.evaluate("ws => ws.close(1000)")
-            await _wait_js(page, "ws => ws.closed !== undefined", ws)
-            closed = await ws.evaluate("ws => ws.closed")
-            assert errors == []
-    finally:
-        await server.close()
+                await ws.evaluate("ws => ws.close(1000)")
+                await _wait_js(page, "ws => ws.closed !== undefined", ws)
+                closed = await ws.evaluate("ws => ws.closed")
+                assert errors == []
+        finally:
+            await server.close()
 
-    assert [kind for kind, _ in frames] == ["string", "string"]
-    events = [json.loads(text) for _, text in frames]
-    assert events[0] == {"id": posted_id, "event": None, "data": "from Python"}
-    assert events[1]["data"] == "from the browser \u00e9"
-    assert set(events[1]) == {"id", "event", "data"}
-    # It really went through the hub: the next event on the channel.
-    assert [(e.id, e.data) for e in replay.events] == [(events[1]["id"], events[1]["data"])]
-    assert [json.loads(text) for _, text in resumed] == [events[1]]
-    assert closed == [1000, True]
+        assert [kind for kind, _ in frames] == ["string", "string"]
+        events = [json.loads(text) for _, text in frames]
+        assert events[0] == {"id": posted_id, "event": None, "data": "from Python"}
+        assert events[1]["data"] == "from the browser \u00e9"
+        assert set(events[1]) == {"id", "event", "data"}
+        # It really went through the hub: the next event on the channel.
+        assert [(e.id, e.data) for e in replay.events] == [(events[1]["id"], events[1]["data"])]
+        assert [json.loads(text) for _, text in resumed] == [events[1]]
+        assert closed == [1000, True]
 
 
 # -- the browser's fetch on /poll --------------------------------------------------------
 
 
-async def test_browser_fetch_long_poll_and_gap(browser: Browser) -> None:
-    server = Server(ServerConfig(port=0, history_size=2))
-    await server.start()
-    try:
-        async with asyncio.timeout(LIMIT):
-            page, errors = await _page(browser, server.url + "/healthz")
-            start = await page.evaluate("async () => (await fetch('/poll/lp')).json()")
-            # A poll that waits (no event after the cursor yet) ...
-            await page.evaluate(
-                """cursor => {
-                    window.answer = null;
-                    fetch('/poll/lp?timeout=10&cursor=' + encodeURIComponent(cursor))
-                        .then(r => r.json()).then(b => { window.answer = b; });
-                }""",
-                start["cursor"],
-            )
-            await asyncio.sleep(0.3)
-            assert await page.evaluate("window.answer") is None
-            # ... is answered by the publish.
-            first_id = await publish(server, "lp", "one")
-            await _wait_js(page, "window.answer !== null")
-            answer = await page.evaluate("window.answer")
+async def test_browser_fetch_long_poll_and_gap() -> None:
+    async with launch() as browser:
+        server = Server(ServerConfig(port=0, history_size=2))
+        await server.start()
+        try:
+            async with asyncio.timeout(LIMIT):
+                page, errors = await _page(browser, server.url + "/healthz")
+                start = await page.evaluate("async () => (await fetch('/poll/lp')).json()")
+                # A poll that waits (no event after the cursor yet) ...
+                await page.evaluate(
+                    """cursor => {
+                        window.answer = null;
+                        fetch('/poll/lp?timeout=10&cursor=' + encodeURIComponent(cursor))
+                            .then(r => r.json()).then(b => { window.answer = b; });
+                    }""",
+                    start["cursor"],
+                )
+                await asyncio.sleep(0.3)
+                assert await page.evaluate("window.answer") is None
+                # ... is answered by the publish.
+                first_id = await publish(server, "lp", "one")
+                await _wait_js(page, "window.answer !== null")
+                answer = await page.evaluate("window.answer")
 
-            # A cursor the history of two no longer reaches: "gap": true.
-            later = [await publish(server, "lp", f"n{n}") for n in range(3)]
-            gap = await page.evaluate(
-                "async c => (await fetch('/poll/lp?timeout=0&cursor=' + c)).json()", first_id
-            )
-            assert errors == []
-    finally:
-        await server.close()
+                # A cursor the history of two no longer reaches: "gap": true.
+                later = [await publish(server, "lp", f"n{n}") for n in range(3)]
+                gap = await page.evaluate(
+                    "async c => (await fetch('/poll/lp?timeout=0&cursor=' + c)).json()", first_id
+                )
+                assert errors == []
+        finally:
+            await server.close()
 
-    assert start["events"] == []
-    assert answer["events"] == [{"id": first_id, "event": "message", "data": "one"}]
-    assert answer["cursor"] == first_id
-    assert gap["gap"] is True
-    assert [e["id"] for e in gap["events"]] == later[1:]
-    assert gap["cursor"] == later[-1]
+        assert start["events"] == []
+        assert answer["events"] == [{"id": first_id, "event": "message", "data": "one"}]
+        assert answer["cursor"] == first_id
+        assert gap["gap"] is True
+        assert [e["id"] for e in gap["events"]] == later[1:]
+        assert gap["cursor"] == later[-1]
