@@ -177,9 +177,15 @@ async def serve_forever(
     Prints ``rawpush: listening on URL`` to stderr once bound, so a parent
     process that asked for port 0 can learn the port.
     """
+    hub: Hub | None = None
     if redis_url is not None:
-        raise NotImplementedError("the Redis backplane is not built yet (run without --redis)")
-    server = Server(config)
+        # Several processes on one Redis share channels, ids and history.
+        from rawpush.hub.redis import RedisBackplane
+
+        base = config if config is not None else ServerConfig()
+        hub_config = HubConfig(history_size=base.history_size, history_bytes=base.history_bytes)
+        hub = Hub(hub_config, backplane=RedisBackplane(redis_url, config=hub_config))
+    server = Server(config, hub)
     await server.start()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -198,3 +204,5 @@ async def serve_forever(
             loop.remove_signal_handler(sig)
         print("rawpush: draining", file=sys.stderr, flush=True)
         await server.close()
+        if hub is not None:  # a hub passed in is not closed by the server
+            await hub.close()
