@@ -105,7 +105,7 @@ return id
 _ZERO: IdKey = (0, 0)
 
 
-class RedisUnavailable(HubError, ConnectionError):
+class RedisUnavailable(HubError):
     """Redis cannot be reached (down, restarting, loading): try again later."""
 
     status = 503
@@ -366,7 +366,9 @@ class RedisBackplane(Backplane):
             try:
                 if await self._redis.client_unblock(self._reader_id):
                     await asyncio.sleep(0)  # let the reader pick up the new set
-            except self._redis_error:
+            except Exception:
+                # Redis is down: the reader is reconnecting, and will read
+                # the new stream once it is back. Nothing to report here.
                 return
 
     async def _run(self) -> None:

@@ -313,3 +313,29 @@ def test_without_redis_py_the_error_says_what_to_install(monkeypatch: pytest.Mon
     monkeypatch.setitem(sys.modules, "redis.asyncio", None)
     with pytest.raises(ImportError, match=r"rawpush\[redis\]"):
         RedisBackplane("redis://127.0.0.1:1/0")
+
+
+async def test_a_reader_that_falls_behind_the_trim_says_so(redis_server: RedisServer) -> None:
+    config = HubConfig(history_size=5)
+    writer = RedisBackplane(redis_server.url, config=config, min_retained=5)
+    reader = RedisBackplane(redis_server.url, config=config, min_retained=5, batch=5)
+    release = asyncio.Event()
+    got: list[str] = []
+
+    def stalling(event: HubEvent) -> Any:
+        got.append(event.data)
+        return release.wait() if len(got) == 1 else None
+
+    try:
+        await reader.watch("lag", stalling)
+        await writer.append("lag", "0")
+        await until(lambda: got == ["0"])
+        for i in range(1, 20):  # trims 1..14 while the reader is stalled
+            await writer.append("lag", str(i))
+        release.set()
+        await until(lambda: got[-1:] == ["19"])
+        assert got == ["0", *(str(i) for i in range(15, 20))]
+        assert reader.lost_live == 1
+    finally:
+        await writer.close()
+        await reader.close()
