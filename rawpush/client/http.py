@@ -183,7 +183,8 @@ class Response:
 
     async def _receive(self, timeout: float | None) -> None:
         try:
-            data = await asyncio.wait_for(self._reader.read(_READ_SIZE), timeout)
+            async with asyncio.timeout(timeout):
+                data = await self._reader.read(_READ_SIZE)
         except TimeoutError:
             self.close()
             raise TimeoutError(f"no data from {self.url.authority} for {timeout} s") from None
@@ -236,12 +237,13 @@ async def request(
     """
     context = _ssl_context(url, ssl)
     try:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a
+        # cancellation (Ctrl-C in ``rawpush tail``) that lands in the loop
+        # step where the inner call completes, and the client runs on.
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection(
                 url.host, url.port, ssl=context, server_hostname=url.host if context else None
-            ),
-            timeout,
-        )
+            )
     except TimeoutError:
         raise TimeoutError(f"connecting to {url.authority} timed out") from None
     conn = h11.Connection(h11.CLIENT)
@@ -261,7 +263,8 @@ async def request(
         raise ValueError(f"cannot send this request: {exc}") from exc
     try:
         writer.write(out)
-        head = await asyncio.wait_for(_read_head(conn, reader, url), timeout)
+        async with asyncio.timeout(timeout):
+            head = await _read_head(conn, reader, url)
     except TimeoutError:
         writer.close()
         raise TimeoutError(f"no response from {url.authority} in {timeout} s") from None
@@ -299,4 +302,5 @@ def backoff(base: float, failures: int, cap: float) -> float:
 async def pause(closed: asyncio.Event, delay: float) -> None:
     """Sleep ``delay`` seconds, or less if ``closed`` is set meanwhile."""
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(closed.wait(), delay)
+        async with asyncio.timeout(delay):
+            await closed.wait()
