@@ -35,18 +35,19 @@ tests do, to play several nodes). History dies with the process: a client
 resuming across a restart gets no gap report for events it missed before
 the restart, unless the new history has already evicted after its cursor.
 
-Intended Redis Streams mapping (``RedisBackplane``, to come)
-------------------------------------------------------------
-- channel ``c`` is the stream key ``<prefix>:c``; ids are the entry ids
+The Redis Streams mapping (``rawpush.hub.redis.RedisBackplane``)
+----------------------------------------------------------------
+- channel ``c`` is the stream key ``<prefix>:ch:c``; ids are the entry ids
   (the same ``"<ms>-<seq>"`` shape, so cursors work on any node).
-- ``append``: ``XADD key MAXLEN ~ <history_size> * data <d> [event <e>]``;
-  the returned entry id is the event id. ``~`` trims in whole macro nodes,
-  so Redis keeps *at least* history_size entries; the byte bound is not
-  enforced by Redis (use ``MAXLEN`` alone, or ``MINID`` for an age bound).
-- ``read_since``: ``XRANGE key (<last_id> +`` (exclusive start). Gap test:
-  Redis ≥ 7 reports ``max-deleted-entry-id`` in ``XINFO STREAM``, which is
-  exactly ``last_evicted`` here: gap iff it is after ``last_id``. (Run both
-  in a ``MULTI`` so they describe the same moment.)
+- ``append``: one Lua script notes the entry about to be trimmed, runs
+  ``XADD key MAXLEN <history_size> * data <d> [event <e>]`` (exact, not
+  ``~``, so the evicted id is known) and records it with ``XSETID ...
+  MAXDELETEDID``: Redis 7 moves ``max-deleted-entry-id`` only on ``XDEL``,
+  never when it trims, so without that the gap test below never fires.
+  The byte bound is not enforced on Redis.
+- ``read_since``: ``XRANGE key (<last_id> +`` (exclusive start) and
+  ``XINFO STREAM`` in one ``MULTI``; gap iff ``max-deleted-entry-id`` (our
+  ``last_evicted``) is after ``last_id``.
 - ``latest_id``: ``last-generated-id`` from ``XINFO STREAM``.
 - ``watch``/``unwatch``: one reader task per process runs a single
   ``XREAD BLOCK <ms> STREAMS k1 k2 ... id1 id2 ...`` over every watched
