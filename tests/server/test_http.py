@@ -10,7 +10,7 @@ import sys
 import h11
 import pytest
 
-from rawpush.server.app import Server, serve_forever
+from rawpush.server.app import Server
 from tests.server.conftest import FAST, MakeServer
 from tests.server.support import WAIT, exchange, read_until_eof, request
 
@@ -201,11 +201,6 @@ async def test_rawpush_serve_and_lazy_exports() -> None:
     code = "import sys, rawpush.ws, rawpush.sse; assert 'asyncio' not in sys.modules"
     proc = await asyncio.create_subprocess_exec(sys.executable, "-c", code)
     assert await asyncio.wait_for(proc.wait(), WAIT) == 0
-
-
-async def test_redis_backplane_is_refused_clearly() -> None:
-    with pytest.raises(NotImplementedError, match="Redis backplane is not built yet"):
-        await serve_forever(redis_url="redis://localhost")
 
 
 async def test_publish_is_503_when_the_hub_refuses() -> None:
