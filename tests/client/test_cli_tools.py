@@ -40,7 +40,14 @@ async def read_lines(proc: asyncio.subprocess.Process, count: int) -> list[str]:
 
 async def interrupt(proc: asyncio.subprocess.Process) -> tuple[int, str]:
     proc.send_signal(signal.SIGINT)
-    code, _, err = await finish(proc)
+    try:
+        code, _, err = await finish(proc)
+    except BaseException:
+        # A tail that ignored Ctrl-C is the failure under test; never leave
+        # it running after the test.
+        proc.kill()
+        await proc.wait()
+        raise
     return code, err
 
 
