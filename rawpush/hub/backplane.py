@@ -73,7 +73,7 @@ from .config import HubConfig
 from .errors import HubClosed, TooManyChannels
 from .events import HubEvent, Listener, Replay
 from .history import History
-from .ids import IdGenerator, format_id, parse_id
+from .ids import IdGenerator, IdKey, format_id, parse_id
 
 __all__ = ["Backplane", "HistoryStats", "MemoryBackplane", "Sink"]
 
@@ -129,6 +129,9 @@ class MemoryBackplane(Backplane):
         self._histories: dict[str, History] = {}
         self._sinks: dict[str, list[Sink]] = {}
         self._closed = False
+        # Ids this backplane issues are at or after this one (the clock at
+        # birth); a cursor before it came from an earlier process.
+        self._born: IdKey = (int(self.config.clock() * 1000), 0)
 
     def _history(self, channel: str) -> History:
         history = self._histories.get(channel)
@@ -137,7 +140,9 @@ class MemoryBackplane(Backplane):
             if limit is not None and len(self._histories) >= limit:
                 raise TooManyChannels(f"cannot create channel {channel!r}: {limit} exist")
             history = History(
-                IdGenerator(self.config.clock),
+                # Seeded at birth: even a clock that steps back never mints an
+                # id that would read as "from before this process".
+                IdGenerator(self.config.clock, last=self._born),
                 self.config.history_size,
                 self.config.history_bytes,
             )
@@ -164,9 +169,14 @@ class MemoryBackplane(Backplane):
             return Replay()
         cursor = parse_id(last_id)  # before the lookup: garbage is refused everywhere
         history = self._histories.get(channel)
-        if history is None:  # never published to: nothing missed, nothing created
-            return Replay()
-        return history.since(cursor)
+        # Never published to: nothing missed, nothing created.
+        replay = Replay() if history is None else history.since(cursor)
+        if (0, 0) < cursor < self._born and not replay.gap:
+            # The cursor was issued before this process started: whatever
+            # followed it then died with that process's memory. Say so
+            # (DESIGN.md: never a silent gap); "0-0" means "from the start".
+            return Replay(replay.events, gap=True)
+        return replay
 
     async def latest_id(self, channel: str) -> str | None:
         history = self._histories.get(channel)

@@ -120,7 +120,8 @@ async def test_no_cursor_means_no_replay() -> None:
 
 async def test_unknown_channel_with_a_cursor_is_empty_and_creates_nothing() -> None:
     bp = backplane()
-    replay = await bp.read_since("nope", "1-0")
+    born = format_id((int(Clock().now * 1000), 0))  # issued while this backplane lives
+    replay = await bp.read_since("nope", born)
     assert replay.events == () and not replay.gap
     assert await bp.latest_id("nope") is None
     assert "nope" not in bp.history_stats()
@@ -130,9 +131,20 @@ async def test_old_cursor_on_a_channel_that_never_evicted_is_no_gap() -> None:
     # Nothing after the cursor was lost (as far as this history knows).
     bp = backplane()
     events = await fill(bp, 2)
-    replay = await bp.read_since("c", "1-0")
+    replay = await bp.read_since("c", "0-0")  # "from the start", as long polls begin
     assert replay.events == tuple(events)
     assert not replay.gap
+
+
+async def test_cursor_from_before_this_process_is_a_gap_never_silent() -> None:
+    # A restarted in-memory server cannot know what followed a cursor issued
+    # by the process before it: DESIGN.md wants the client told, not skipped.
+    bp = backplane()
+    replay = await bp.read_since("nope", "1-0")
+    assert replay.events == () and replay.gap
+    events = await fill(bp, 2)
+    replay = await bp.read_since("c", "1-0")
+    assert replay.events == tuple(events) and replay.gap
 
 
 async def test_cursor_at_the_last_evicted_event_is_no_gap() -> None:
