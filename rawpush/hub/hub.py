@@ -82,7 +82,9 @@ class Subscription:
         # The latest pending delivery of a listener that asked the publisher
         # to wait (later events chain behind it), and all of them, to cancel.
         self._tail: asyncio.Task[None] | None = None
-        self._pending: set[asyncio.Task[None]] = set()
+        # Made on first use: only a listener that makes the publisher wait
+        # (the block policy) ever has any, and an empty set costs 216 B.
+        self._pending: set[asyncio.Task[None]] | None = None
         self._closed = False
 
     @property
@@ -97,7 +99,7 @@ class Subscription:
         self._closed = True
         self._buffer = None
         current = asyncio.current_task()
-        for task in self._pending:
+        for task in self._pending or ():
             if task is not current:
                 task.cancel()
         self._hub._remove(self)
@@ -316,8 +318,11 @@ class Hub:
             started.add_done_callback(_retrieve)
             task = asyncio.ensure_future(self._finish(sub, None, event, started))
         sub._tail = task
-        sub._pending.add(task)
-        task.add_done_callback(sub._pending.discard)
+        pending = sub._pending
+        if pending is None:
+            pending = sub._pending = set()
+        pending.add(task)
+        task.add_done_callback(pending.discard)
         return task
 
     def _call(self, sub: Subscription, event: HubEvent) -> Awaitable[object] | None:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from rawpush.hub import Hub
+from rawpush.proto.http import HTTPConfig
+from rawpush.proto.ws.config import WSConfig
 from rawpush.server.config import ServerConfig
 from rawpush.server.metrics import Labels, Metrics
 
@@ -24,8 +26,13 @@ if TYPE_CHECKING:
 TRANSPORTS = ("http", "ws", "sse", "poll")
 
 
+#: One shared label tuple per transport, rather than one per connection.
+_LABELS: dict[str, Labels] = {name: (("transport", name),) for name in TRANSPORTS}
+
+
 def labels(transport: str) -> Labels:
-    return (("transport", transport),)
+    found = _LABELS.get(transport)
+    return found if found is not None else (("transport", transport),)
 
 
 class Session(Protocol):
@@ -54,6 +61,18 @@ class Context:
     draining: bool = False
     #: set when draining starts: long polls waiting on the hub answer at once
     drain_event: asyncio.Event = field(default_factory=asyncio.Event)
+    #: parser limits, built once and shared by every connection
+    http_config: HTTPConfig = field(init=False)
+    ws_config: WSConfig = field(init=False)
+
+    def __post_init__(self) -> None:
+        cfg = self.config
+        self.http_config = HTTPConfig(
+            max_header_bytes=cfg.max_header_bytes, max_body_bytes=cfg.max_body_bytes
+        )
+        self.ws_config = WSConfig(
+            max_frame_size=cfg.max_frame_size, max_message_size=cfg.max_message_size
+        )
 
     def sessions(self) -> Iterable[Session]:
         for conn in self.connections:

@@ -63,8 +63,10 @@ class Outbox:
         self.policy = policy
         self._on_overflow = on_overflow
         self.gap_notice = gap_notice
-        self._queue: deque[bytes] = deque()
-        self._blocked: list[asyncio.Future[None]] = []
+        # Both made on first use: most subscribers never wait, and an empty
+        # deque costs ~760 B (CPython allocates a 64-slot block up front).
+        self._queue: deque[bytes] | None = None
+        self._blocked: list[asyncio.Future[None]] | None = None
         self._gap_pending = False
         self.queued_bytes = 0
         self.paused = False
@@ -73,10 +75,11 @@ class Outbox:
         self.dropped = 0
 
     def __len__(self) -> int:
-        return len(self._queue)
+        queue = self._queue
+        return len(queue) if queue is not None else 0
 
     def _over(self) -> bool:
-        return self.queued_bytes > self.max_bytes or len(self._queue) > self.max_messages
+        return self.queued_bytes > self.max_bytes or len(self) > self.max_messages
 
     def put(self, data: bytes) -> asyncio.Future[None] | None:
         """Send ``data`` now if the socket takes it, else queue it.
@@ -86,22 +89,27 @@ class Outbox:
         """
         if self.closed:
             return None
-        if not self.paused and not self._queue:
+        queue = self._queue
+        if not self.paused and not queue:
             self._write(data)
             return None
-        self._queue.append(data)
+        if queue is None:
+            queue = self._queue = deque()
+        queue.append(data)
         self.queued_bytes += len(data)
         if not self._over():
             return None
         if self.policy is OverflowPolicy.BLOCK:
             waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            if self._blocked is None:
+                self._blocked = []
             self._blocked.append(waiter)
             return waiter
         if self.policy is OverflowPolicy.DROP_OLDEST:
             # Keep the newest event even when it alone is over the byte bound:
             # the client is better served by the latest state than by nothing.
-            while len(self._queue) > 1 and self._over():
-                self.queued_bytes -= len(self._queue.popleft())
+            while len(queue) > 1 and self._over():
+                self.queued_bytes -= len(queue.popleft())
                 self.dropped += 1
                 self._gap_pending = True
             return None
@@ -124,6 +132,8 @@ class Outbox:
 
     def flush(self) -> None:
         queue = self._queue
+        if queue is None:
+            return
         # A write can make the transport call pause_writing() synchronously,
         # so the paused flag is re-read after every write.
         while queue and not self.paused and not self.closed:
@@ -134,18 +144,21 @@ class Outbox:
             data = queue.popleft()
             self.queued_bytes -= len(data)
             self._write(data)
+        if not queue:
+            # Back to the idle footprint once everything is out.
+            self._queue = None
         if self._blocked and not self._over():
             self._release()
 
     def _release(self) -> None:
-        blocked, self._blocked = self._blocked, []
-        for waiter in blocked:
+        blocked, self._blocked = self._blocked, None
+        for waiter in blocked or ():
             if not waiter.done():
                 waiter.set_result(None)
 
     def close(self) -> None:
         """Forget what is queued and release any blocked publisher."""
         self.closed = True
-        self._queue.clear()
+        self._queue = None
         self.queued_bytes = 0
         self._release()

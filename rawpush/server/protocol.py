@@ -24,7 +24,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from rawpush.proto.errors import HTTPError, LocalProtocolError
-from rawpush.proto.http import HTTPConfig, HTTPConnection, Request
+from rawpush.proto.http import HTTPConnection, Request
 from rawpush.server import routes
 from rawpush.server.context import Context, Session, labels
 from rawpush.server.responses import error_response
@@ -48,15 +48,27 @@ _RESPONSE_503 = (
 
 
 class HTTPProtocol(asyncio.Protocol):
+    # Slots: one of these lives as long as each connection, idle or not.
+    __slots__ = (
+        "_buffered",
+        "_cancel_on_eof",
+        "_closing",
+        "_counted",
+        "_labels",
+        "_reading",
+        "_task",
+        "_timer",
+        "ctx",
+        "http",
+        "kind",
+        "session",
+        "transport",
+    )
+
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.transport: asyncio.Transport | None = None
-        self.http = HTTPConnection(
-            HTTPConfig(
-                max_header_bytes=ctx.config.max_header_bytes,
-                max_body_bytes=ctx.config.max_body_bytes,
-            )
-        )
+        self.http = HTTPConnection(ctx.http_config)
         self.session: Session | None = None
         self.kind = "http"
         self._labels = labels("http")
@@ -187,6 +199,14 @@ class HTTPProtocol(asyncio.Protocol):
 
     def arm(self, delay: float, callback: Callable[[], None]) -> None:
         self._arm(delay, callback)
+
+    def release_http(self) -> None:
+        """A session owns the connection for good (after a 101, or once an
+        event stream's head is out): the HTTP parser and its state (~600 B
+        per connection) are no longer needed. Every use of ``self.http``
+        after this is a bug, and fails loudly (AttributeError)."""
+        assert self.session is not None
+        del self.http
 
     # -- the request loop ----------------------------------------------------
 

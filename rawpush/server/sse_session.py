@@ -27,6 +27,7 @@ from rawpush.proto.errors import HTTPError
 from rawpush.proto.http import Request
 from rawpush.proto.http_sse import resume_id, sse_headers
 from rawpush.proto.sse import encode_comment
+from rawpush.server.context import labels
 from rawpush.server.encoding import SSE_GAP, SSE_GAP_RAW, chunk, sse_event
 from rawpush.server.outbox import Outbox
 from rawpush.server.responses import Answer, cors, error_response, respond
@@ -35,6 +36,11 @@ if TYPE_CHECKING:
     from rawpush.server.protocol import HTTPProtocol
 
 _HEARTBEAT = encode_comment()
+_LABELS = labels("sse")
+# The end of a stream's body: the last chunk, or nothing when the close
+# delimits it (HTTP/1.0); what h11's end_stream() would say, known without
+# keeping h11 around for the whole stream.
+_END_CHUNKED = b"0\r\n\r\n"
 
 
 def start(proto: HTTPProtocol, request: Request, channel: str) -> Answer:
@@ -53,29 +59,38 @@ def start(proto: HTTPProtocol, request: Request, channel: str) -> Answer:
     # h11 frames a body of unknown length with chunked coding over HTTP/1.1
     # and by closing the connection over HTTP/1.0 (RFC 9112 section 6.3).
     chunked = request.http_version != "1.0"
-    session = SSESession(proto, channel, last_id, headers, chunked)
+    session = SSESession(proto, channel, last_id, chunked)
     proto.session = session
     proto.set_kind("sse")
-    session.begin()
+    session.begin(headers)
     return None
 
 
 class SSESession:
     transport_name = "sse"
+    # Slots: one lives as long as each subscriber connection.
+    __slots__ = (
+        "_beat",
+        "_ended",
+        "_opened",
+        "_paused",
+        "_stall",
+        "_task",
+        "channel",
+        "chunked",
+        "last_id",
+        "outbox",
+        "proto",
+        "sub",
+    )
 
     def __init__(
-        self,
-        proto: HTTPProtocol,
-        channel: str,
-        last_id: str | None,
-        headers: list[tuple[str, str]],
-        chunked: bool,
+        self, proto: HTTPProtocol, channel: str, last_id: str | None, chunked: bool
     ) -> None:
         cfg = proto.ctx.config
         self.proto = proto
         self.channel = channel
         self.last_id = last_id
-        self.headers = headers
         self.chunked = chunked
         self.outbox: Outbox | None = Outbox(
             proto.write,
@@ -92,20 +107,29 @@ class SSESession:
         self._opened = False
         self._paused = False
         self._ended = False
-        self._out_labels = (("transport", "sse"),)
 
     def _frame(self, data: bytes) -> bytes:
         return chunk(data) if self.chunked else data
 
     # -- opening ------------------------------------------------------------
 
-    def begin(self) -> None:
+    def begin(self, headers: list[tuple[str, str]]) -> None:
         assert self.outbox is not None
         # Live events that arrive while we subscribe wait until the head is out.
         self.outbox.pause()
-        self._task = asyncio.ensure_future(self._open())
+        self._task = asyncio.ensure_future(self._open(headers))
 
-    async def _open(self) -> None:
+    async def _open(self, headers: list[tuple[str, str]]) -> None:
+        # The headers live in this coroutine's frame, not on the session:
+        # they are garbage once the head is out.
+        try:
+            await self._subscribe_and_start(headers)
+        finally:
+            # A finished task is ~730 B nobody needs; while it runs the
+            # reference lets _teardown cancel it.
+            self._task = None
+
+    async def _subscribe_and_start(self, headers: list[tuple[str, str]]) -> None:
         proto = self.proto
         try:
             sub = await proto.ctx.hub.subscribe(self.channel, self._deliver, self.last_id)
@@ -118,7 +142,8 @@ class SSESession:
             sub.close()
             return
         proto.ctx.metrics.inc("rawpush_http_responses_total", (("status", "200"),))
-        proto.write(proto.http.start_stream(200, self.headers))
+        proto.write(proto.http.start_stream(200, headers))
+        proto.release_http()
         self._opened = True
         outbox = self.outbox
         assert outbox is not None
@@ -140,9 +165,9 @@ class SSESession:
         dropped = outbox.dropped
         waiter = outbox.put(sse_event(event, self.chunked))
         metrics = self.proto.ctx.metrics
-        metrics.inc("rawpush_messages_out_total", self._out_labels)
+        metrics.inc("rawpush_messages_out_total", _LABELS)
         if outbox.dropped != dropped:
-            metrics.inc("rawpush_dropped_total", self._out_labels, outbox.dropped - dropped)
+            metrics.inc("rawpush_dropped_total", _LABELS, outbox.dropped - dropped)
         return waiter
 
     def _arm_heartbeat(self) -> None:
@@ -207,7 +232,8 @@ class SSESession:
             outbox.flush()
         retry = b"retry: %d\n\n" % self.proto.ctx.config.drain_retry_ms
         self.proto.write(self._frame(retry))
-        self.proto.write(self.proto.http.end_stream())
+        if self.chunked:
+            self.proto.write(_END_CHUNKED)
         self._end(graceful=True)
 
     def _end(self, *, graceful: bool) -> None:

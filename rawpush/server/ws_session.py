@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING
 from rawpush.hub import HubError, HubEvent, Subscription, parse_id
 from rawpush.proto.errors import HandshakeError, HTTPError, WebSocketError
 from rawpush.proto.http import Request
-from rawpush.proto.ws.handshake import HandshakeRequest, accept_headers, check_request
+from rawpush.proto.ws.handshake import accept_headers, check_request
+from rawpush.server.context import labels
 from rawpush.server.encoding import WS_GAP, ws_frame
 from rawpush.server.outbox import Outbox
 from rawpush.server.responses import Answer, error_response
@@ -41,7 +42,6 @@ from rawpush.ws import (
     ServerConnection,
     State,
     Text,
-    WSConfig,
 )
 
 if TYPE_CHECKING:
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
 #: messages from one client waiting to be published before reading pauses
 _INBOX_LIMIT = 16
+_LABELS = labels("ws")
 
 
 def start(proto: HTTPProtocol, request: Request, channel: str) -> Answer:
@@ -69,27 +70,44 @@ def start(proto: HTTPProtocol, request: Request, channel: str) -> Answer:
             parse_id(last_id)
         except HubError as exc:
             raise HTTPError(str(exc), 400) from None
-    session = WSSession(proto, channel, last_id, handshake)
+    session = WSSession(proto, channel, last_id)
     proto.session = session
     proto.set_kind("ws")
-    session.begin()
+    # Only the 101's headers are needed from the handshake (the request's
+    # headers are garbage once they are built).
+    session.begin(accept_headers(handshake))
     return None
 
 
 class WSSession:
     transport_name = "ws"
+    # Slots: one lives as long as each subscriber connection.
+    __slots__ = (
+        "_closer",
+        "_early",
+        "_ended",
+        "_inbox",
+        "_opened",
+        "_paused",
+        "_ping",
+        "_pong",
+        "_publisher",
+        "_reading_paused",
+        "_task",
+        "channel",
+        "conn",
+        "last_id",
+        "outbox",
+        "proto",
+        "sub",
+    )
 
-    def __init__(
-        self, proto: HTTPProtocol, channel: str, last_id: str | None, handshake: HandshakeRequest
-    ) -> None:
+    def __init__(self, proto: HTTPProtocol, channel: str, last_id: str | None) -> None:
         cfg = proto.ctx.config
         self.proto = proto
         self.channel = channel
         self.last_id = last_id
-        self.handshake = handshake
-        self.conn = ServerConnection(
-            WSConfig(max_frame_size=cfg.max_frame_size, max_message_size=cfg.max_message_size)
-        )
+        self.conn = ServerConnection(proto.ctx.ws_config)
         self.outbox: Outbox | None = Outbox(
             proto.write,
             max_bytes=cfg.queue_max_bytes,
@@ -101,8 +119,10 @@ class WSSession:
         self.sub: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
         self._publisher: asyncio.Task[None] | None = None
-        self._inbox: deque[str] = deque()
-        self._early = bytearray()  # bytes received before the 101 went out
+        # Made on first use (an empty deque is ~760 B; most subscribers
+        # never publish).
+        self._inbox: deque[str] | None = None
+        self._early: bytes | None = None  # bytes received before the 101 went out
         self._ping: asyncio.TimerHandle | None = None
         self._pong: asyncio.TimerHandle | None = None
         self._closer: asyncio.TimerHandle | None = None
@@ -110,16 +130,23 @@ class WSSession:
         self._paused = False
         self._ended = False
         self._reading_paused = False
-        self._labels = (("transport", "ws"),)
 
     # -- opening ------------------------------------------------------------
 
-    def begin(self) -> None:
+    def begin(self, accept: list[tuple[str, str]]) -> None:
         assert self.outbox is not None
         self.outbox.pause()
-        self._task = asyncio.ensure_future(self._open())
+        self._task = asyncio.ensure_future(self._open(accept))
 
-    async def _open(self) -> None:
+    async def _open(self, accept: list[tuple[str, str]]) -> None:
+        try:
+            await self._subscribe_and_switch(accept)
+        finally:
+            # A finished task is ~730 B nobody needs; while it runs the
+            # reference lets _teardown cancel it.
+            self._task = None
+
+    async def _subscribe_and_switch(self, accept: list[tuple[str, str]]) -> None:
         proto = self.proto
         try:
             sub = await proto.ctx.hub.subscribe(self.channel, self._deliver, self.last_id)
@@ -132,7 +159,10 @@ class WSSession:
             sub.close()
             return
         proto.ctx.metrics.inc("rawpush_http_responses_total", (("status", "101"),))
-        proto.write(proto.http.switch_protocols(accept_headers(self.handshake)))
+        proto.write(proto.http.switch_protocols(accept))
+        # The bytes after the request are the first of the WebSocket stream.
+        early = proto.http.trailing_data
+        proto.release_http()
         self._opened = True
         outbox = self.outbox
         assert outbox is not None
@@ -143,8 +173,9 @@ class WSSession:
         for event in sub.replay.events:
             self._deliver(event)
         self._arm_ping()
-        early = proto.http.trailing_data + bytes(self._early)
-        self._early.clear()
+        if self._early is not None:
+            early += self._early
+            self._early = None
         if early:
             self.data_received(early)
 
@@ -157,9 +188,9 @@ class WSSession:
         dropped = outbox.dropped
         waiter = outbox.put(ws_frame(event))
         metrics = self.proto.ctx.metrics
-        metrics.inc("rawpush_messages_out_total", self._labels)
+        metrics.inc("rawpush_messages_out_total", _LABELS)
         if outbox.dropped != dropped:
-            metrics.inc("rawpush_dropped_total", self._labels, outbox.dropped - dropped)
+            metrics.inc("rawpush_dropped_total", _LABELS, outbox.dropped - dropped)
         return waiter
 
     def _flush(self) -> None:
@@ -173,7 +204,7 @@ class WSSession:
         if self._ended:
             return
         if not self._opened:
-            self._early += data
+            self._early = data if self._early is None else self._early + data
             if len(self._early) > self.proto.ctx.config.max_frame_size:
                 self._end(abort=True)
             return
@@ -194,7 +225,7 @@ class WSSession:
         metrics = self.proto.ctx.metrics
         for event in events:
             if isinstance(event, Text):
-                metrics.inc("rawpush_messages_in_total", self._labels)
+                metrics.inc("rawpush_messages_in_total", _LABELS)
                 if self.conn.state is State.OPEN:
                     self._publish(event.data)
             elif isinstance(event, Pong):
@@ -205,8 +236,11 @@ class WSSession:
                 self.proto.disconnect("peer_close")
 
     def _publish(self, text: str) -> None:
-        self._inbox.append(text)
-        if len(self._inbox) >= _INBOX_LIMIT and not self._reading_paused:
+        inbox = self._inbox
+        if inbox is None:
+            inbox = self._inbox = deque()
+        inbox.append(text)
+        if len(inbox) >= _INBOX_LIMIT and not self._reading_paused:
             # The hub (block policy) holds this publisher: stop reading
             # rather than queue without bound.
             self._reading_paused = True
@@ -216,23 +250,26 @@ class WSSession:
 
     async def _publish_all(self) -> None:
         hub = self.proto.ctx.hub
+        inbox = self._inbox
+        assert inbox is not None
         try:
-            while self._inbox:
-                text = self._inbox.popleft()
+            while inbox:
+                text = inbox.popleft()
                 try:
                     await hub.publish(self.channel, text)
                 except HubError:
                     # 1013 Try Again Later: the hub is closing or full.
-                    self._inbox.clear()
+                    inbox.clear()
                     self.close(CloseCode.TRY_AGAIN_LATER, "the hub refused the message")
                     return
                 self.proto.ctx.metrics.inc("rawpush_published_total")
-                if self._reading_paused and len(self._inbox) < _INBOX_LIMIT // 2:
+                if self._reading_paused and len(inbox) < _INBOX_LIMIT // 2:
                     self._reading_paused = False
                     if not self._ended:
                         self.proto.transport_or_fail().resume_reading()
         finally:
             self._publisher = None
+            self._inbox = None  # empty now: back to the idle footprint
 
     def eof_received(self) -> None:
         self.conn.receive_eof()
