@@ -73,6 +73,13 @@ class Context:
         self.ws_config = WSConfig(
             max_frame_size=cfg.max_frame_size, max_message_size=cfg.max_message_size
         )
+        self.metrics.add_folder(self.fold_counters)
+
+    def fold_counters(self) -> None:
+        """Add what each open connection counted since the last fold (bytes
+        and messages, kept as plain ints on the hot path) to the metrics."""
+        for conn in self.connections:
+            conn.fold_counters()
 
     def sessions(self) -> Iterable[Session]:
         for conn in self.connections:

@@ -1,9 +1,11 @@
 """Counters and gauges, rendered in the Prometheus text exposition format.
 
 Kept deliberately tiny: a dict keyed by (name, labels) and one render pass.
-Increments happen on hot paths (per message), so ``inc`` is a dict update and
-nothing else; label tuples are built by the caller once per session where it
-matters.
+``inc`` is a dict update and nothing else. The per-message counters (bytes
+and messages of every connection) do not even pay that: each connection
+counts in plain int attributes, and a *folder* registered with
+``add_folder`` adds them in before every ``render`` and ``get``, so readers
+always see current totals.
 """
 
 from __future__ import annotations
@@ -42,11 +44,12 @@ def _labels(labels: Labels) -> str:
 
 
 class Metrics:
-    __slots__ = ("_collectors", "_values")
+    __slots__ = ("_collectors", "_folders", "_values")
 
     def __init__(self) -> None:
         self._values: dict[tuple[str, Labels], float] = {}
         self._collectors: list[Callable[[], Iterable[tuple[str, Labels, float]]]] = []
+        self._folders: list[Callable[[], None]] = []
 
     def inc(self, name: str, labels: Labels = (), value: float = 1) -> None:
         key = (name, labels)
@@ -56,7 +59,17 @@ class Metrics:
         self._values[(name, labels)] = value
 
     def get(self, name: str, labels: Labels = ()) -> float:
+        self._fold()
         return self._values.get((name, labels), 0)
+
+    def add_folder(self, fold: Callable[[], None]) -> None:
+        """Register a callable that ``inc``s counts kept elsewhere (and
+        forgets them); it runs before every ``render`` and ``get``."""
+        self._folders.append(fold)
+
+    def _fold(self) -> None:
+        for fold in self._folders:
+            fold()
 
     def add_collector(self, collect: Callable[[], Iterable[tuple[str, Labels, float]]]) -> None:
         """Register a callable sampled at render time (for gauges such as
@@ -64,6 +77,7 @@ class Metrics:
         self._collectors.append(collect)
 
     def render(self) -> str:
+        self._fold()
         samples: dict[str, list[tuple[Labels, float]]] = {}
         for (name, labels), value in self._values.items():
             samples.setdefault(name, []).append((labels, value))

@@ -58,9 +58,13 @@ class HTTPProtocol(asyncio.Protocol):
         "_reading",
         "_task",
         "_timer",
+        "bytes_in",
+        "bytes_out",
         "ctx",
         "http",
         "kind",
+        "messages_in",
+        "messages_out",
         "session",
         "transport",
     )
@@ -79,6 +83,14 @@ class HTTPProtocol(asyncio.Protocol):
         self._counted = False
         self._closing = False
         self._buffered = 0
+        # Counted here as plain ints, on the per-event path, and added to
+        # the metrics by fold_counters() (when /metrics is read, when the
+        # transport label changes, when the connection ends): a dict update
+        # per write and per event was ~10% of fan-out CPU.
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.messages_in = 0
+        self.messages_out = 0
 
     # -- asyncio callbacks -------------------------------------------------
 
@@ -103,7 +115,7 @@ class HTTPProtocol(asyncio.Protocol):
         self._arm(cfg.header_timeout, self._header_timeout)
 
     def data_received(self, data: bytes) -> None:
-        self.ctx.metrics.inc("rawpush_bytes_in_total", self._labels, len(data))
+        self.bytes_in += len(data)
         if self.session is not None:
             self.session.data_received(data)
             return
@@ -150,6 +162,7 @@ class HTTPProtocol(asyncio.Protocol):
         if self.session is not None:
             self.session.connection_lost()
         ctx = self.ctx
+        self.fold_counters()
         ctx.connections.discard(self)
         if self._counted:
             ctx.accepted -= 1
@@ -172,17 +185,35 @@ class HTTPProtocol(asyncio.Protocol):
     def write(self, data: bytes) -> None:
         transport = self.transport
         if data and transport is not None and not transport.is_closing():
-            self.ctx.metrics.inc("rawpush_bytes_out_total", self._labels, len(data))
+            self.bytes_out += len(data)
             transport.write(data)
 
     def set_kind(self, kind: str) -> None:
         """Count this connection under another transport in /metrics."""
+        self.fold_counters()  # what was counted so far belongs to the old label
         metrics = self.ctx.metrics
         metrics.inc("rawpush_connections", self._labels, -1)
         self.kind = kind
         self._labels = labels(kind)
         metrics.inc("rawpush_connections", self._labels)
         metrics.inc("rawpush_connections_total", self._labels)
+
+    def fold_counters(self) -> None:
+        """Move this connection's counts into the metrics (see __init__)."""
+        metrics = self.ctx.metrics
+        labels = self._labels
+        if self.bytes_in:
+            metrics.inc("rawpush_bytes_in_total", labels, self.bytes_in)
+            self.bytes_in = 0
+        if self.bytes_out:
+            metrics.inc("rawpush_bytes_out_total", labels, self.bytes_out)
+            self.bytes_out = 0
+        if self.messages_in:
+            metrics.inc("rawpush_messages_in_total", labels, self.messages_in)
+            self.messages_in = 0
+        if self.messages_out:
+            metrics.inc("rawpush_messages_out_total", labels, self.messages_out)
+            self.messages_out = 0
 
     def disconnect(self, reason: str) -> None:
         self.ctx.metrics.inc("rawpush_disconnects_total", (("reason", reason),))

@@ -164,10 +164,9 @@ class SSESession:
             return None
         dropped = outbox.dropped
         waiter = outbox.put(sse_event(event, self.chunked))
-        metrics = self.proto.ctx.metrics
-        metrics.inc("rawpush_messages_out_total", _LABELS)
+        self.proto.messages_out += 1
         if outbox.dropped != dropped:
-            metrics.inc("rawpush_dropped_total", _LABELS, outbox.dropped - dropped)
+            self.proto.ctx.metrics.inc("rawpush_dropped_total", _LABELS, outbox.dropped - dropped)
         return waiter
 
     def _arm_heartbeat(self) -> None:

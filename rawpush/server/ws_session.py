@@ -87,6 +87,7 @@ class WSSession:
         "_early",
         "_ended",
         "_inbox",
+        "_live",
         "_opened",
         "_paused",
         "_ping",
@@ -130,6 +131,9 @@ class WSSession:
         self._paused = False
         self._ended = False
         self._reading_paused = False
+        #: ``conn.state is State.OPEN``, kept current by _handle and close:
+        #: _deliver runs per event and reads this instead of the property
+        self._live = True
 
     # -- opening ------------------------------------------------------------
 
@@ -183,14 +187,13 @@ class WSSession:
 
     def _deliver(self, event: HubEvent) -> asyncio.Future[None] | None:
         outbox = self.outbox
-        if outbox is None or self.conn.state is not State.OPEN:
+        if outbox is None or not self._live:
             return None  # closing: no data frames after our Close (5.5.1)
         dropped = outbox.dropped
         waiter = outbox.put(ws_frame(event))
-        metrics = self.proto.ctx.metrics
-        metrics.inc("rawpush_messages_out_total", _LABELS)
+        self.proto.messages_out += 1
         if outbox.dropped != dropped:
-            metrics.inc("rawpush_dropped_total", _LABELS, outbox.dropped - dropped)
+            self.proto.ctx.metrics.inc("rawpush_dropped_total", _LABELS, outbox.dropped - dropped)
         return waiter
 
     def _flush(self) -> None:
@@ -222,11 +225,13 @@ class WSSession:
             self._end(abort=False)
 
     def _handle(self, events: list[Event]) -> None:
-        metrics = self.proto.ctx.metrics
+        # Whatever the core just did (a Close received, a failure) shows in
+        # its state; the per-event path reads this flag instead.
+        self._live = self.conn.state is State.OPEN
         for event in events:
             if isinstance(event, Text):
-                metrics.inc("rawpush_messages_in_total", _LABELS)
-                if self.conn.state is State.OPEN:
+                self.proto.messages_in += 1
+                if self._live:
                     self._publish(event.data)
             elif isinstance(event, Pong):
                 self._got_pong()
@@ -332,6 +337,7 @@ class WSSession:
         if self.outbox is not None:
             self.outbox.close()
         self.conn.send_close(code, reason)
+        self._live = False
         self._flush()
         timeout = self.proto.ctx.config.close_timeout
         self._closer = asyncio.get_running_loop().call_later(timeout, self._close_timeout)

@@ -157,3 +157,19 @@ def test_metrics_render_prometheus_text() -> None:
     assert "# TYPE rawpush_messages_out_total counter\n" in text
     assert metrics.get("rawpush_messages_out_total", (("transport", "ws"),)) == 3
     assert metrics.get("nothing") == 0
+
+
+def test_metrics_folders_run_before_render_and_get() -> None:
+    # Per-connection counts are kept as plain ints and folded in on reading.
+    metrics = Metrics()
+    pending = {"n": 2}
+
+    def fold() -> None:
+        if pending["n"]:
+            metrics.inc("rawpush_bytes_out_total", (("transport", "sse"),), pending["n"])
+            pending["n"] = 0
+
+    metrics.add_folder(fold)
+    assert metrics.get("rawpush_bytes_out_total", (("transport", "sse"),)) == 2
+    pending["n"] = 3
+    assert 'rawpush_bytes_out_total{transport="sse"} 5\n' in metrics.render()
