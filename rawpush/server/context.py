@@ -39,7 +39,7 @@ class Session(Protocol):
     """A long-lived exchange that owns a connection after its request (WS, SSE)."""
 
     transport_name: str
-    outbox: Outbox | None
+    outbox: Outbox
 
     def data_received(self, data: bytes) -> None: ...
     def eof_received(self) -> None: ...
@@ -92,9 +92,8 @@ class Context:
         depth_bytes = dict.fromkeys(("ws", "sse"), 0)
         depth_msgs = dict.fromkeys(("ws", "sse"), 0)
         for session in self.sessions():
-            if session.outbox is not None:
-                depth_bytes[session.transport_name] += session.outbox.queued_bytes
-                depth_msgs[session.transport_name] += len(session.outbox)
+            depth_bytes[session.transport_name] += session.outbox.queued_bytes
+            depth_msgs[session.transport_name] += len(session.outbox)
         for name in depth_bytes:
             yield "rawpush_queue_bytes", labels(name), depth_bytes[name]
             yield "rawpush_queue_messages", labels(name), depth_msgs[name]

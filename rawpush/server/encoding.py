@@ -23,13 +23,24 @@ from rawpush.proto.ws.frames import frame_header
 
 __all__ = [
     "SSE_GAP",
+    "SSE_KEY",
+    "SSE_RAW_KEY",
     "WS_GAP",
+    "WS_KEY",
     "chunk",
     "poll_answer",
     "poll_item",
     "sse_event",
     "ws_frame",
 ]
+
+
+#: Where each form is cached in ``HubEvent.encoded``. Sessions look there
+#: first, per delivered event, before calling the functions below (a call
+#: less on the hot path once the first subscriber has encoded the event).
+WS_KEY = "ws"
+SSE_KEY = "sse"
+SSE_RAW_KEY = "sse.raw"
 
 
 def _text_frame(payload: bytes) -> bytes:
@@ -53,24 +64,24 @@ SSE_GAP = chunk(SSE_GAP_RAW)
 
 def ws_frame(event: HubEvent) -> bytes:
     """The complete text frame ``{"id","event","data"}`` carrying ``event``."""
-    frame = event.encoded.get("ws")
+    frame = event.encoded.get(WS_KEY)
     if frame is None:
         payload = json_bytes({"id": event.id, "event": event.event, "data": event.data})
-        frame = event.encoded["ws"] = _text_frame(payload)
+        frame = event.encoded[WS_KEY] = _text_frame(payload)
     return frame
 
 
 def sse_event(event: HubEvent, chunked: bool) -> bytes:
     """The event-stream bytes of ``event``; chunk-framed when ``chunked``
     (HTTP/1.1), raw for an HTTP/1.0 body delimited by the close."""
-    raw = event.encoded.get("sse.raw")
+    raw = event.encoded.get(SSE_RAW_KEY)
     if raw is None:
-        raw = event.encoded["sse.raw"] = encode(Event(event.data, event=event.event, id=event.id))
+        raw = event.encoded[SSE_RAW_KEY] = encode(Event(event.data, event=event.event, id=event.id))
     if not chunked:
         return raw
-    framed = event.encoded.get("sse")
+    framed = event.encoded.get(SSE_KEY)
     if framed is None:
-        framed = event.encoded["sse"] = chunk(raw)
+        framed = event.encoded[SSE_KEY] = chunk(raw)
     return framed
 
 

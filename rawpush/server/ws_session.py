@@ -4,8 +4,9 @@ After the handshake (checked by ``rawpush.proto.ws.handshake``) the bytes
 belong to the sans-IO ``ServerConnection``, starting with h11's trailing
 data (RFC 9110 section 7.8: never drop what followed the request).
 
-- Like SSE, the hub subscription is made before the 101 goes out, so a
-  client that sees the connection open is already subscribed.
+- The subscription and the outbox are ``StreamSession``'s, as for SSE:
+  the hub subscription is made before the 101 goes out, so a client that
+  sees the connection open is already subscribed.
 - Each event goes out as the shared, pre-encoded text frame
   ``{"id","event","data"}``; a gap as ``{"gap": true}``.
 - A text message from the client is published to the channel, in order.
@@ -25,14 +26,14 @@ import asyncio
 from collections import deque
 from typing import TYPE_CHECKING
 
-from rawpush.hub import HubError, HubEvent, Subscription, parse_id
+from rawpush.hub import HubError, HubEvent, parse_id
 from rawpush.proto.errors import HandshakeError, HTTPError, WebSocketError
 from rawpush.proto.http import Request
 from rawpush.proto.ws.handshake import accept_headers, check_request
 from rawpush.server.context import labels
-from rawpush.server.encoding import WS_GAP, ws_frame
-from rawpush.server.outbox import Outbox
+from rawpush.server.encoding import WS_GAP, WS_KEY, ws_frame
 from rawpush.server.responses import Answer, error_response
+from rawpush.server.session import StreamSession
 from rawpush.ws import (
     Binary,
     Close,
@@ -49,7 +50,6 @@ if TYPE_CHECKING:
 
 #: messages from one client waiting to be published before reading pauses
 _INBOX_LIMIT = 16
-_LABELS = labels("ws")
 
 
 def start(proto: HTTPProtocol, request: Request, channel: str) -> Answer:
@@ -79,46 +79,24 @@ def start(proto: HTTPProtocol, request: Request, channel: str) -> Answer:
     return None
 
 
-class WSSession:
+class WSSession(StreamSession):
     transport_name = "ws"
-    # Slots: one lives as long as each subscriber connection.
+    _labels = labels("ws")
+    _status = "101"
     __slots__ = (
         "_closer",
         "_early",
-        "_ended",
         "_inbox",
-        "_live",
-        "_opened",
-        "_paused",
         "_ping",
         "_pong",
         "_publisher",
         "_reading_paused",
-        "_task",
-        "channel",
         "conn",
-        "last_id",
-        "outbox",
-        "proto",
-        "sub",
     )
 
     def __init__(self, proto: HTTPProtocol, channel: str, last_id: str | None) -> None:
-        cfg = proto.ctx.config
-        self.proto = proto
-        self.channel = channel
-        self.last_id = last_id
+        super().__init__(proto, channel, last_id, WS_GAP, WS_KEY)
         self.conn = ServerConnection(proto.ctx.ws_config)
-        self.outbox: Outbox | None = Outbox(
-            proto.write,
-            max_bytes=cfg.queue_max_bytes,
-            max_messages=cfg.queue_max_messages,
-            policy=cfg.overflow,
-            on_overflow=self._overflow,
-            gap_notice=WS_GAP,
-        )
-        self.sub: Subscription | None = None
-        self._task: asyncio.Task[None] | None = None
         self._publisher: asyncio.Task[None] | None = None
         # Made on first use (an empty deque is ~760 B; most subscribers
         # never publish).
@@ -127,74 +105,43 @@ class WSSession:
         self._ping: asyncio.TimerHandle | None = None
         self._pong: asyncio.TimerHandle | None = None
         self._closer: asyncio.TimerHandle | None = None
-        self._opened = False
-        self._paused = False
-        self._ended = False
         self._reading_paused = False
-        #: ``conn.state is State.OPEN``, kept current by _handle and close:
-        #: _deliver runs per event and reads this instead of the property
-        self._live = True
 
-    # -- opening ------------------------------------------------------------
+    # -- hooks of StreamSession ---------------------------------------------------
 
-    def begin(self, accept: list[tuple[str, str]]) -> None:
-        assert self.outbox is not None
-        self.outbox.pause()
-        self._task = asyncio.ensure_future(self._open(accept))
-
-    async def _open(self, accept: list[tuple[str, str]]) -> None:
-        try:
-            await self._subscribe_and_switch(accept)
-        finally:
-            # A finished task is ~730 B nobody needs; while it runs the
-            # reference lets _teardown cancel it.
-            self._task = None
-
-    async def _subscribe_and_switch(self, accept: list[tuple[str, str]]) -> None:
+    def _send_head(self, head: list[tuple[str, str]]) -> None:
         proto = self.proto
-        try:
-            sub = await proto.ctx.hub.subscribe(self.channel, self._deliver, self.last_id)
-        except HubError as exc:
-            proto.write(error_response(proto, HTTPError(str(exc), exc.status), close=True))
-            self._end(abort=False)
-            return
-        self.sub = sub
-        if self._ended:
-            sub.close()
-            return
-        proto.ctx.metrics.inc("rawpush_http_responses_total", (("status", "101"),))
-        proto.write(proto.http.switch_protocols(accept))
-        # The bytes after the request are the first of the WebSocket stream.
-        early = proto.http.trailing_data
+        proto.write(proto.http.switch_protocols(head))
+        # The bytes after the request are the first of the WebSocket
+        # stream, ahead of any that arrived while we subscribed.
+        trailing = proto.http.trailing_data
+        if trailing:
+            self._early = trailing if self._early is None else trailing + self._early
         proto.release_http()
-        self._opened = True
-        outbox = self.outbox
-        assert outbox is not None
-        if not self._paused:
-            outbox.resume()
-        if sub.replay.gap:
-            outbox.put(WS_GAP)
-        for event in sub.replay.events:
-            self._deliver(event)
+
+    def _encode(self, event: HubEvent) -> bytes:
+        return ws_frame(event)
+
+    def _started(self) -> None:
         self._arm_ping()
-        if self._early is not None:
-            early += self._early
+        early = self._early
+        if early is not None:
             self._early = None
-        if early:
             self.data_received(early)
 
-    # -- delivery -------------------------------------------------------------
+    def _overflow(self) -> None:
+        # RFC 6455 7.4.1: 1008 is "a message that violates its policy".
+        self.proto.disconnect("overflow")
+        self.close(CloseCode.POLICY_VIOLATION, "subscriber too slow")
 
-    def _deliver(self, event: HubEvent) -> asyncio.Future[None] | None:
-        outbox = self.outbox
-        if outbox is None or not self._live:
-            return None  # closing: no data frames after our Close (5.5.1)
-        dropped = outbox.dropped
-        waiter = outbox.put(ws_frame(event))
-        self.proto.messages_out += 1
-        if outbox.dropped != dropped:
-            self.proto.ctx.metrics.inc("rawpush_dropped_total", _LABELS, outbox.dropped - dropped)
-        return waiter
+    def _drained(self) -> None:
+        self.close(CloseCode.GOING_AWAY, "server shutting down")
+
+    def _cancel_timers(self) -> None:
+        for timer in (self._ping, self._pong, self._closer):
+            if timer is not None:
+                timer.cancel()
+        self._ping = self._pong = self._closer = None
 
     def _flush(self) -> None:
         # Control frames (Pong, Close) go straight to the transport, ahead
@@ -309,23 +256,6 @@ class WSSession:
         self.proto.disconnect("ping_timeout")
         self.close(CloseCode.INTERNAL_ERROR, "no pong")
 
-    # -- backpressure ---------------------------------------------------------------
-
-    def pause_writing(self) -> None:
-        self._paused = True
-        if self.outbox is not None:
-            self.outbox.pause()
-
-    def resume_writing(self) -> None:
-        self._paused = False
-        if self.outbox is not None and self._opened:
-            self.outbox.resume()
-
-    def _overflow(self) -> None:
-        # RFC 6455 7.4.1: 1008 is "a message that violates its policy".
-        self.proto.disconnect("overflow")
-        self.close(CloseCode.POLICY_VIOLATION, "subscriber too slow")
-
     # -- closing --------------------------------------------------------------------
 
     def close(self, code: int, reason: str) -> None:
@@ -334,8 +264,7 @@ class WSSession:
             return
         if self.sub is not None:
             self.sub.close()
-        if self.outbox is not None:
-            self.outbox.close()
+        self.outbox.close()
         self.conn.send_close(code, reason)
         self._live = False
         self._flush()
@@ -346,45 +275,3 @@ class WSSession:
         self._closer = None
         self.proto.disconnect("close_timeout")
         self._end(abort=True)
-
-    def drain(self) -> None:
-        """Server shutdown: flush queued events, then 1001 Going Away."""
-        if self._ended:
-            return
-        self.proto.disconnect("drain")
-        if not self._opened:
-            self._end(abort=False)
-            return
-        outbox = self.outbox
-        if outbox is not None and not outbox.closed:
-            self._paused = False
-            outbox.paused = False
-            outbox.flush()
-        self.close(CloseCode.GOING_AWAY, "server shutting down")
-
-    def _end(self, *, abort: bool) -> None:
-        if self._ended:
-            return
-        self._ended = True
-        self._teardown()
-        if abort:
-            self.proto.abort()
-        else:
-            self.proto.close()
-
-    def _teardown(self) -> None:
-        if self.sub is not None:
-            self.sub.close()
-        if self.outbox is not None:
-            self.outbox.close()
-        for timer in (self._ping, self._pong, self._closer):
-            if timer is not None:
-                timer.cancel()
-        self._ping = self._pong = self._closer = None
-        task = self._task
-        if task is not None and not task.done() and task is not asyncio.current_task():
-            task.cancel()
-
-    def connection_lost(self) -> None:
-        self._ended = True
-        self._teardown()

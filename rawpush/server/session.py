@@ -1,0 +1,238 @@
+"""What an SSE stream and a WebSocket subscriber have in common: the hub
+subscription, the outbox between it and the socket, and how both end.
+
+The order of things, the same for both transports, and why:
+
+1. the outbox starts paused and the hub subscription is made *before* the
+   response head (200 or 101) goes out: a client that has seen the head is
+   subscribed, so nothing published after that moment can miss it. A hub
+   that refuses still gets a proper error response then.
+2. the head, then the gap notice if the history no longer reaches back to
+   the client's last id (never a silent gap, DESIGN.md "Resume"), then the
+   replay, then live events, in id order. Live events that arrived while we
+   subscribed waited in the outbox and follow the replay.
+3. the socket's write watermarks pause and resume the outbox; on overflow
+   the configured policy decides (``Outbox``), then the transport.
+
+A subclass says only what differs (the hooks below): how the head is
+written, how an event is framed, what a heartbeat is, what overflow and
+drain look like on its wire, and what it does with bytes from the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from rawpush.hub import HubError, HubEvent, Subscription
+from rawpush.proto.errors import HTTPError
+from rawpush.server.metrics import Labels
+from rawpush.server.outbox import Outbox
+from rawpush.server.responses import error_response
+
+if TYPE_CHECKING:
+    from rawpush.server.protocol import HTTPProtocol
+
+Headers = list[tuple[str, str]]
+
+
+class StreamSession:
+    #: the transport as labelled in /metrics
+    transport_name: str
+    _labels: Labels
+    #: the status of the head that opens the stream (counted in /metrics)
+    _status: str
+
+    # Slots: one session lives as long as each subscriber connection.
+    __slots__ = (
+        "_encoded_key",
+        "_ended",
+        "_live",
+        "_opened",
+        "_paused",
+        "_task",
+        "channel",
+        "last_id",
+        "outbox",
+        "proto",
+        "sub",
+    )
+
+    def __init__(
+        self,
+        proto: HTTPProtocol,
+        channel: str,
+        last_id: str | None,
+        gap_notice: bytes,
+        encoded_key: str,
+    ) -> None:
+        cfg = proto.ctx.config
+        self.proto = proto
+        self.channel = channel
+        self.last_id = last_id
+        self.outbox = Outbox(
+            proto.write,
+            max_bytes=cfg.queue_max_bytes,
+            max_messages=cfg.queue_max_messages,
+            policy=cfg.overflow,
+            on_overflow=self._overflow,
+            gap_notice=gap_notice,
+        )
+        self.sub: Subscription | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._opened = False  # the head is out
+        self._paused = False  # the transport is over its high watermark
+        self._ended = False
+        #: False once no more events may be written (a WebSocket closing);
+        #: a plain flag because _deliver reads it per event
+        self._live = True
+        #: where ``_encode`` caches this session's form in ``HubEvent.encoded``
+        self._encoded_key = encoded_key
+
+    # -- hooks ------------------------------------------------------------------
+
+    def _send_head(self, head: Headers) -> None:
+        """Write the response head that opens the stream."""
+        raise NotImplementedError
+
+    def _encode(self, event: HubEvent) -> bytes:
+        """The shared wire bytes of ``event``, cached in ``event.encoded``
+        under ``encoded_key`` (see ``encoding``)."""
+        raise NotImplementedError
+
+    def _started(self) -> None:
+        """The head, gap notice and replay are out: arm the heartbeat."""
+        raise NotImplementedError
+
+    def _overflow(self) -> None:
+        """The outbox overflowed under the disconnect policy."""
+        raise NotImplementedError
+
+    def _drained(self) -> None:
+        """Server shutdown, after the queue was flushed: say goodbye."""
+        raise NotImplementedError
+
+    def _cancel_timers(self) -> None:
+        """Cancel this transport's timers (the session is over)."""
+        raise NotImplementedError
+
+    def data_received(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def eof_received(self) -> None:
+        raise NotImplementedError
+
+    # -- opening ------------------------------------------------------------
+
+    def begin(self, head: Headers) -> None:
+        # Live events that arrive while we subscribe wait until the head is out.
+        self.outbox.pause()
+        self._task = asyncio.ensure_future(self._open(head))
+
+    async def _open(self, head: Headers) -> None:
+        # The head lives in this coroutine's frame, not on the session: it
+        # is garbage once written.
+        try:
+            await self._subscribe_and_start(head)
+        finally:
+            # A finished task is ~730 B nobody needs; while it runs the
+            # reference lets _teardown cancel it.
+            self._task = None
+
+    async def _subscribe_and_start(self, head: Headers) -> None:
+        proto = self.proto
+        try:
+            sub = await proto.ctx.hub.subscribe(self.channel, self._deliver, self.last_id)
+        except HubError as exc:
+            proto.write(error_response(proto, HTTPError(str(exc), exc.status), close=True))
+            self._end(abort=False)
+            return
+        self.sub = sub
+        if self._ended:
+            sub.close()
+            return
+        proto.ctx.metrics.inc("rawpush_http_responses_total", (("status", self._status),))
+        self._send_head(head)
+        self._opened = True
+        outbox = self.outbox
+        if not self._paused:
+            outbox.resume()
+        if sub.replay.gap:
+            outbox.put(outbox.gap_notice)
+        for event in sub.replay.events:
+            self._deliver(event)
+        self._started()
+
+    # -- delivery -------------------------------------------------------------
+
+    def _deliver(self, event: HubEvent) -> asyncio.Future[None] | None:
+        # Runs once per subscriber per event: counters are plain ints here
+        # (folded into /metrics by the connection), not dict updates.
+        if not self._live:
+            return None
+        data = event.encoded.get(self._encoded_key)
+        if data is None:
+            data = self._encode(event)  # the first subscriber encodes
+        outbox = self.outbox
+        dropped = outbox.dropped
+        waiter = outbox.put(data)
+        proto = self.proto
+        proto.messages_out += 1
+        if outbox.dropped != dropped:
+            proto.ctx.metrics.inc("rawpush_dropped_total", self._labels, outbox.dropped - dropped)
+        return waiter
+
+    # -- backpressure -----------------------------------------------------------
+
+    def pause_writing(self) -> None:
+        self._paused = True
+        self.outbox.pause()
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        # Before the head is out, the outbox stays paused: _open resumes it.
+        if self._opened:
+            self.outbox.resume()
+
+    # -- ending -------------------------------------------------------------------
+
+    def drain(self) -> None:
+        """Server shutdown: flush what is queued, then end the way the
+        transport asks (DESIGN.md "Drain")."""
+        if self._ended:
+            return
+        self.proto.disconnect("drain")
+        if not self._opened:
+            self._end(abort=False)
+            return
+        outbox = self.outbox
+        if not outbox.closed:
+            # Written past the watermark on purpose: it is bounded by the
+            # queue limits, and the close that follows waits for it.
+            self._paused = False
+            outbox.paused = False
+            outbox.flush()
+        self._drained()
+
+    def _end(self, *, abort: bool) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        self._teardown()
+        if abort:
+            self.proto.abort()
+        else:
+            self.proto.close()
+
+    def _teardown(self) -> None:
+        if self.sub is not None:
+            self.sub.close()
+        self.outbox.close()
+        self._cancel_timers()
+        task = self._task
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            task.cancel()
+
+    def connection_lost(self) -> None:
+        self._ended = True
+        self._teardown()
