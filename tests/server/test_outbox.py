@@ -144,6 +144,19 @@ async def test_block_policy_waiter_released_on_close() -> None:
     await asyncio.wait_for(waiter, 1)
 
 
+def test_the_queue_exists_only_while_something_waits() -> None:
+    # An empty deque is ~760 B: an idle subscriber must not carry one.
+    sink, box = make(OverflowPolicy.DISCONNECT)
+    box.put(b"now")
+    assert box._queue is None and len(box) == 0
+    box.pause()
+    box.put(b"1")
+    assert box._queue is not None and len(box) == 1
+    box.resume()
+    assert box._queue is None and len(box) == 0
+    assert sink.written == [b"now", b"1"]
+
+
 def test_metrics_render_prometheus_text() -> None:
     metrics = Metrics()
     metrics.inc("rawpush_messages_out_total", (("transport", "ws"),), 2)
