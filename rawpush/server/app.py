@@ -107,6 +107,9 @@ class Server:
             host=self.config.host,
             port=self.config.port,
             ssl=_ssl_context(self.config),
+            # asyncio's default of 100 drops SYNs when thousands of clients
+            # reconnect at once (a node restart, a deploy).
+            backlog=self.config.backlog,
         )
         self._port = self._server.sockets[0].getsockname()[1]
         self._closed = loop.create_future()

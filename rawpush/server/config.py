@@ -46,6 +46,8 @@ class ServerConfig:
 
     # -- limits -----------------------------------------------------------
     max_connections: int = 10_000
+    #: listen(2) backlog: pending connections the kernel queues for accept
+    backlog: int = 2048
     max_header_bytes: int = 16 * 1024
     max_body_bytes: int = 1024 * 1024
     max_frame_size: int = 1024 * 1024
