@@ -65,12 +65,19 @@ class HubEvent:
     fill it with ``event.encoded.setdefault(...)`` or check-then-set (both
     are safe on one event loop). Events are shared between subscribers, so
     only ever store an encoding that is the same for every subscriber.
+
+    ``gap`` marks not an event but a hole: a backplane that learns it lost
+    events (a reader that fell behind the store's trim) sends one, with the
+    id of the last lost event, in the place where they would have been. The
+    hub passes it on to each subscriber still behind that id, and the server
+    tells the client (DESIGN.md: never a silent gap).
     """
 
     id: str
     channel: str
     event: str | None
     data: str
+    gap: bool = False
     encoded: dict[str, bytes] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
 

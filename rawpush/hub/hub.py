@@ -244,14 +244,20 @@ class Hub:
         # No await from here to the return: the merge and the switch to live
         # delivery happen at one instant of the event loop.
         events = list(replay.events)
+        gap = replay.gap
         last = parse_id(events[-1].id) if events else None
         for key, item in sub._buffer or ():
             if last is None or key > last:
-                events.append(item)
+                if item.gap:
+                    # A replay states one gap, before its events: told a
+                    # little early beats not told at all.
+                    gap = True
+                else:
+                    events.append(item)
                 last = key
         sub._buffer = None
         sub._last = last
-        sub.replay = Replay(tuple(events), replay.gap)
+        sub.replay = Replay(tuple(events), gap)
 
     def _remove(self, sub: Subscription) -> None:
         chan = self._channels.get(sub.channel)
@@ -396,7 +402,7 @@ class Hub:
                 await asyncio.wait({woken}, timeout=timeout)
             finally:
                 self._waiters.discard(woken)
-            return Replay(tuple(got))
+            return Replay(tuple(e for e in got if not e.gap), any(e.gap for e in got))
 
     # -- lifecycle and metrics --------------------------------------------
 

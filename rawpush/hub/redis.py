@@ -416,6 +416,20 @@ class RedisBackplane(Backplane):
 
     async def _dispatch(self, channel: str, entries: list[tuple[str, dict[str, str]]]) -> None:
         before = self._positions.get(channel)
+        if before is not None and len(entries) >= self._batch:
+            # Only a full batch can hide a hole (the store keeps at least a
+            # batch): tell the sinks before the events that follow it.
+            lost = await self._check_lag(channel, before)
+            sinks = self._sinks.get(channel)
+            if lost is not None and sinks:
+                # XINFO ran after XREAD: a trim in between may have passed
+                # entries this batch did read. Keep the marker below them, or
+                # the hub would drop them as already seen (a false gap is
+                # possible then; a silent one is not).
+                ms, seq = parse_id(entries[0][0])
+                below_first = (ms, seq - 1) if seq else (ms - 1, 2**64 - 1)
+                marker = HubEvent(format_id(min(lost, below_first)), channel, None, "", gap=True)
+                await self._deliver(channel, sinks, marker)
         for entry_id, fields in entries:
             sinks = self._sinks.get(channel)
             position = self._positions.get(channel)
@@ -427,8 +441,6 @@ class RedisBackplane(Backplane):
             self._positions[channel] = key
             item = self._event(channel, entry_id, fields)
             await self._deliver(channel, sinks, item)
-        if before is not None and len(entries) >= self._batch:
-            await self._check_lag(channel, before)
 
     async def _deliver(self, channel: str, sinks: list[Sink], item: HubEvent) -> None:
         # Call every sink before awaiting any, as the memory backplane does.
@@ -448,23 +460,25 @@ class RedisBackplane(Backplane):
             except Exception:
                 logger.exception("sink of channel %r failed", channel)
 
-    async def _check_lag(self, channel: str, before: IdKey) -> None:
-        """After a full batch: were entries after ``before`` trimmed unread?"""
+    async def _check_lag(self, channel: str, before: IdKey) -> IdKey | None:
+        """Were entries after ``before`` trimmed unread? The last lost id, or None."""
         try:
             info = await self._info(channel)
         except HubError:
-            return  # the next read will find Redis down, or not
+            return None  # the next read will find Redis down, or not
         if info is None:
-            return
+            return None
         deleted = parse_id(str(info["max-deleted-entry-id"]))
-        if deleted > before:
-            self.lost_live += 1
-            logger.error(
-                "backplane reader fell behind on %r: entries up to %s were trimmed "
-                "before this node delivered them (raise history_size/min_retained)",
-                channel,
-                format_id(deleted),
-            )
+        if deleted <= before:
+            return None
+        self.lost_live += 1
+        logger.error(
+            "backplane reader fell behind on %r: entries up to %s were trimmed "
+            "before this node delivered them (raise history_size/min_retained)",
+            channel,
+            format_id(deleted),
+        )
+        return deleted
 
 
 def _gap(cursor: IdKey, info: Mapping[str, Any]) -> bool:

@@ -170,10 +170,12 @@ class StreamSession:
         # (folded into /metrics by the connection), not dict updates.
         if not self._live:
             return None
+        outbox = self.outbox
         data = event.encoded.get(self._encoded_key)
         if data is None:
-            data = self._encode(event)  # the first subscriber encodes
-        outbox = self.outbox
+            # A gap marker from the backplane goes out as this transport's
+            # gap notice, in its place in the stream.
+            data = outbox.gap_notice if event.gap else self._encode(event)
         dropped = outbox.dropped
         waiter = outbox.put(data)
         proto = self.proto

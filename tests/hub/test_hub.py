@@ -416,3 +416,52 @@ async def test_closing_while_a_coroutine_delivery_is_pending_leaks_nothing(hub: 
     for _ in range(5):
         await asyncio.sleep(0)
     assert queue.qsize() == 1
+
+
+class LossyBackplane(MemoryBackplane):
+    """A memory backplane that can report lost events, as a Redis reader
+    that fell behind the trim does."""
+
+    async def lose(self, channel: str, last_lost: str) -> None:
+        marker = HubEvent(last_lost, channel, None, "", gap=True)
+        for sink in tuple(self._sinks.get(channel, ())):
+            result = sink(marker)
+            if result is not None:
+                await result
+
+
+async def test_gap_marker_reaches_subscribers_in_place(clock: Clock) -> None:
+    backplane = LossyBackplane(HubConfig(clock=clock))
+    hub = Hub(HubConfig(clock=clock), backplane)
+    recorder = Recorder()
+    await hub.subscribe("c", recorder.deliver)
+    first = await hub.publish("c", "before")
+    ms, _ = parse_id(first.id)
+    # Events up to (ms, 7) were lost before they reached this hub.
+    await backplane.lose("c", f"{ms}-7")
+    clock.now += 1
+    after = await hub.publish("c", "after")
+    assert [(e.gap, e.id) for e in recorder.events] == [
+        (False, first.id),
+        (True, f"{ms}-7"),
+        (False, after.id),
+    ]
+    # A marker for what a subscriber already has is no gap for it.
+    await backplane.lose("c", first.id)
+    assert len(recorder.events) == 3
+    await hub.close()
+
+
+async def test_long_poll_reports_a_gap_marker_as_gap(clock: Clock) -> None:
+    backplane = LossyBackplane(HubConfig(clock=clock))
+    hub = Hub(HubConfig(clock=clock), backplane)
+    start = await hub.publish("c", "start")
+    poll = asyncio.create_task(hub.wait_since("c", start.id, timeout=5))
+    await asyncio.sleep(0)
+    while not backplane._sinks.get("c"):
+        await asyncio.sleep(0.001)
+    clock.now += 1
+    await backplane.lose("c", "1700000000999-0")
+    replay = await asyncio.wait_for(poll, 5)
+    assert replay.gap and replay.events == ()
+    await hub.close()

@@ -9,7 +9,7 @@ import shutil
 from rawpush.server.app import Server
 from tests.conftest import require
 from tests.server.conftest import MakeServer
-from tests.server.support import WAIT, open_sse
+from tests.server.support import WAIT, eventually, open_sse
 
 
 async def test_curl_receives_the_stream(server: Server) -> None:
@@ -104,3 +104,33 @@ async def test_bad_last_event_id_is_400(server: Server) -> None:
     stream = await open_sse(server.port, "/sse/x", [("Last-Event-ID", "garbage")])
     assert stream.status == 400
     stream.close()
+
+
+async def test_backplane_gap_marker_becomes_event_gap_in_place() -> None:
+    # A backplane that lost events (a Redis reader behind the trim) sends a
+    # gap marker; the stream must say "gap" exactly there, never skip silently.
+    from rawpush.hub import Hub, HubEvent, MemoryBackplane
+    from tests.server.conftest import FAST
+
+    backplane = MemoryBackplane()
+    hub = Hub(backplane=backplane)
+    async with Server(FAST, hub=hub) as server:
+        stream = await open_sse(server.port, "/sse/m")
+        before = await hub.publish("m", "before")
+        await eventually(lambda: len(backplane._sinks.get("m", ())) == 1)
+        ms, _ = before.id.split("-")
+        marker = HubEvent(f"{ms}-99", "m", None, "", gap=True)
+        for sink in tuple(backplane._sinks["m"]):
+            result = sink(marker)
+            if result is not None:
+                await result
+        await asyncio.sleep(0.01)  # the next id's millisecond is past the marker's
+        await server.hub.publish("m", "after")
+        events = await stream.events(3)
+        assert [(e.event, e.data) for e in events] == [
+            ("message", "before"),
+            ("gap", ""),
+            ("message", "after"),
+        ]
+        stream.close()
+    await hub.close()
