@@ -44,7 +44,9 @@ Faults
     reading in bounded batches, so nothing is buffered without bound.
     A reader that falls more than the retained length behind (a stalled
     ``block`` subscriber) misses entries trimmed before it read them; it
-    detects this on a full batch and logs it (``lost_live`` counts it).
+    detects this on a full batch, logs it (``lost_live`` counts it) and
+    sends its sinks a gap marker (``HubEvent.gap``) before the entries that
+    survived, so every client behind the hole is told.
 
 Limits: ``history_bytes`` is not enforced (Redis bounds entries, not
 bytes); the stream keeps at least ``min_retained`` entries even when
