@@ -116,6 +116,11 @@ class Backplane(abc.ABC):
     def history_stats(self) -> Mapping[str, HistoryStats]:
         """Cheap per-channel history sizes, for metrics; may be stale."""
 
+    def counters(self) -> Mapping[str, int]:
+        """Monotonic counters of the backplane's own troubles, for metrics
+        (``rawpush_backplane_<name>_total``); none for a memory backplane."""
+        return {}
+
     @abc.abstractmethod
     async def close(self) -> None:
         """Refuse further appends and release resources; idempotent."""

@@ -329,6 +329,9 @@ class RedisBackplane(Backplane):
             del self._sinks[channel]
             del self._positions[channel]
 
+    def counters(self) -> Mapping[str, int]:
+        return {"lost_live": self.lost_live, "reconnects": self.reconnects}
+
     def history_stats(self) -> Mapping[str, HistoryStats]:
         return dict(self._stats)
 

@@ -98,3 +98,5 @@ class Context:
             yield "rawpush_queue_bytes", labels(name), depth_bytes[name]
             yield "rawpush_queue_messages", labels(name), depth_msgs[name]
         yield "rawpush_channels", (), len(self.hub.stats().channels)
+        for name, value in self.hub.backplane.counters().items():
+            yield f"rawpush_backplane_{name}_total", (), value

@@ -29,6 +29,14 @@ METRICS: dict[str, tuple[str, str]] = {
     "rawpush_disconnects_total": ("counter", "Connections ended by the server, by reason."),
     "rawpush_http_responses_total": ("counter", "HTTP responses by status."),
     "rawpush_channels": ("gauge", "Channels the hub knows."),
+    "rawpush_backplane_lost_live_total": (
+        "counter",
+        "Times this node's backplane reader fell behind the store's trim (clients got a gap).",
+    ),
+    "rawpush_backplane_reconnects_total": (
+        "counter",
+        "Times this node's backplane reader lost its store connection and reconnected.",
+    ),
 }
 
 

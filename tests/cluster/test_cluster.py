@@ -19,7 +19,7 @@ import pytest
 from rawpush.hub import HubConfig
 from rawpush.hub.redis import RedisBackplane
 
-from .nodes import Node, SSEClient, WSClient, get_json, publish
+from .nodes import Node, SSEClient, WSClient, get_json, publish, request
 from .redis_server import RedisServer, require_redis
 
 StartNodes = Callable[..., list[Node]]
@@ -258,6 +258,16 @@ async def test_redis_restart_mid_stream(tmp_path: Path, start_nodes: StartNodes)
         got = [await stream.next(timeout=15) for _ in sent]
         assert [e.id for e in got if e] == sent  # same connection, nothing twice
         stream.close()
+        # The outage is visible to operators: B's reader had to reconnect.
+        status, text = await request(b.port, "GET", "/metrics")
+        assert status == 200
+        counts = dict(
+            line.rsplit(" ", 1)
+            for line in text.decode().splitlines()
+            if line.startswith("rawpush_backplane_")
+        )
+        assert int(counts["rawpush_backplane_reconnects_total"]) >= 1
+        assert counts["rawpush_backplane_lost_live_total"] == "0"
     finally:
         with contextlib.suppress(Exception):
             redis.kill()
