@@ -89,6 +89,19 @@ class HistoryStats:
     bytes: int
 
 
+def remove_sink(sinks: dict[str, list[Sink]], channel: str, sink: Sink) -> bool:
+    """Forget ``sink`` for ``channel``; True when the channel has no sink left
+    (the backplane can stop watching it). A no-op when it was not there."""
+    watching = sinks.get(channel)
+    if watching is None or sink not in watching:
+        return False
+    watching.remove(sink)
+    if watching:
+        return False
+    del sinks[channel]
+    return True
+
+
 class Backplane(abc.ABC):
     """The shared store a ``Hub`` runs on. See the module docstring."""
 
@@ -193,12 +206,7 @@ class MemoryBackplane(Backplane):
         self._sinks.setdefault(channel, []).append(sink)
 
     def unwatch(self, channel: str, sink: Sink) -> None:
-        sinks = self._sinks.get(channel)
-        if sinks is None or sink not in sinks:
-            return
-        sinks.remove(sink)
-        if not sinks:
-            del self._sinks[channel]
+        remove_sink(self._sinks, channel, sink)
 
     def history_stats(self) -> Mapping[str, HistoryStats]:
         return {c: HistoryStats(len(h), h.bytes) for c, h in self._histories.items()}

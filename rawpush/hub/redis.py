@@ -65,7 +65,7 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .backplane import Backplane, HistoryStats, Sink
+from .backplane import Backplane, HistoryStats, Sink, remove_sink
 from .config import HubConfig
 from .errors import HubClosed, HubError, TooManyChannels
 from .events import HubEvent, Replay
@@ -319,14 +319,9 @@ class RedisBackplane(Backplane):
             self._reader = asyncio.ensure_future(self._run())
 
     def unwatch(self, channel: str, sink: Sink) -> None:
-        sinks = self._sinks.get(channel)
-        if sinks is None or sink not in sinks:
-            return
-        sinks.remove(sink)
-        if not sinks:
+        if remove_sink(self._sinks, channel, sink):
             # The reader drops the stream from its next read; no need to
             # wake it: entries it still gets for the channel are ignored.
-            del self._sinks[channel]
             del self._positions[channel]
 
     def counters(self) -> Mapping[str, int]:
