@@ -14,12 +14,24 @@ The opening handshake (RFC 6455 section 4) comes first: ``ServerHandshake``
 or ``check_request`` on the server, ``ClientHandshake`` on the client; each
 hands the bytes that followed the HTTP head (``trailing_data``) to the
 connection, never dropping them.
+
+permessage-deflate (RFC 7692) is off unless negotiated: ``deflate_offer``
+and ``deflate_from_response`` on a client, ``deflate_response`` on a
+server, then pass the ``PerMessageDeflate`` as the connection's extension.
 """
 
 from rawpush.proto.errors import HandshakeError, WebSocketError, WebSocketLocalError
 from rawpush.proto.ws.closecode import CloseCode
 from rawpush.proto.ws.config import WSConfig
 from rawpush.proto.ws.connection import ClientConnection, Connection, ServerConnection
+from rawpush.proto.ws.deflate import (
+    DeflateParams,
+    PerMessageDeflate,
+    deflate_from_response,
+    deflate_offer,
+    deflate_response,
+    parse_extensions,
+)
 from rawpush.proto.ws.events import Binary, Close, Event, Ping, Pong, Text
 from rawpush.proto.ws.extension import Extension
 from rawpush.proto.ws.handshake import (
@@ -41,12 +53,14 @@ __all__ = [
     "Close",
     "CloseCode",
     "Connection",
+    "DeflateParams",
     "Event",
     "Extension",
     "HandshakeError",
     "HandshakeRequest",
     "HandshakeResponse",
     "HandshakeState",
+    "PerMessageDeflate",
     "Ping",
     "Pong",
     "ServerConnection",
@@ -59,5 +73,9 @@ __all__ = [
     "accept_headers",
     "accept_key",
     "check_request",
+    "deflate_from_response",
+    "deflate_offer",
+    "deflate_response",
+    "parse_extensions",
     "reject_response",
 ]
