@@ -21,6 +21,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    help="bigger messages are refused with 1009 (default %(default)s)")
     p.add_argument("--max-frame-size", type=int, default=_DEFAULTS.max_frame_size)
     p.add_argument("--header-timeout", type=float, default=_DEFAULTS.header_timeout)
+    p.add_argument("--compression", choices=["none", "deflate"], default="none",
+                   help="accept permessage-deflate, RFC 7692 (default %(default)s)")
 
 
 async def _serve(args: argparse.Namespace) -> None:
@@ -28,6 +30,7 @@ async def _serve(args: argparse.Namespace) -> None:
         max_frame_size=args.max_frame_size,
         max_message_size=args.max_message_size,
         header_timeout=args.header_timeout,
+        compression=None if args.compression == "none" else args.compression,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -32,6 +32,7 @@ from rawpush.client.ws_errors import (
 )
 from rawpush.client.ws_protocol import Message, WebSocketClient
 from rawpush.proto.ws.config import WSConfig
+from rawpush.proto.ws.deflate import DeflateParams, deflate_offer
 from rawpush.proto.ws.handshake_client import ClientHandshake
 
 __all__ = [
@@ -105,8 +106,20 @@ class _Connect:
         open_timeout: float | None,
         close_timeout: float,
         ssl: ssl_module.SSLContext | bool | None,
+        compression: str | None,
     ) -> None:
         self._uri = parse_uri(url)
+        self._deflate: DeflateParams | None = None
+        if compression == "deflate":
+            if any(name.lower() == "sec-websocket-extensions" for name, _ in extra_headers):
+                raise ValueError("compression='deflate' sets Sec-WebSocket-Extensions itself")
+            self._deflate = DeflateParams(max_message_size=max_message_size)
+            extra_headers = (
+                *extra_headers,
+                ("Sec-WebSocket-Extensions", deflate_offer(self._deflate)),
+            )
+        elif compression is not None:
+            raise ValueError(f"compression must be None or 'deflate', not {compression!r}")
         if ssl and not self._uri.secure:
             raise InvalidURI(f"ssl given for {url!r}: use wss://")
         self._subprotocols = tuple(subprotocols)
@@ -150,6 +163,7 @@ class _Connect:
             close_timeout=self._options["close_timeout"] or 0.0,
             max_queue=self._max_queue,
             write_limit=self._write_limit,
+            deflate=self._deflate,
         )
         context = self._ssl_context()
         try:
@@ -199,6 +213,7 @@ def connect(
     open_timeout: float | None = 10.0,
     close_timeout: float = 5.0,
     ssl: ssl_module.SSLContext | bool | None = None,
+    compression: str | None = None,
 ) -> _Connect:
     """Open a WebSocket connection to ``url`` (ws:// or wss://).
 
@@ -212,6 +227,8 @@ def connect(
     - ``open_timeout``: bound on TCP + TLS + the opening handshake.
     - ``close_timeout``: how long ``close`` waits for the server to close TCP.
     - ``ssl``: an ``SSLContext`` for wss://; by default a verifying one.
+    - ``compression``: "deflate" offers permessage-deflate (RFC 7692);
+      ``ws.compression`` tells whether the server took it. Off by default.
 
     Raises ``InvalidURI``, ``InvalidHandshake`` (with the HTTP status),
     ``TimeoutError`` or ``OSError`` when the connection cannot be opened.
@@ -230,4 +247,5 @@ def connect(
         open_timeout=open_timeout,
         close_timeout=close_timeout,
         ssl=ssl,
+        compression=compression,
     )

@@ -30,6 +30,7 @@ from rawpush.client.ws_errors import ConnectionClosed, InvalidHandshake, closed_
 from rawpush.proto.errors import HandshakeError, WebSocketError, WebSocketLocalError
 from rawpush.proto.ws.config import WSConfig
 from rawpush.proto.ws.connection import ClientConnection
+from rawpush.proto.ws.deflate import DeflateParams, PerMessageDeflate, deflate_from_response
 from rawpush.proto.ws.events import Binary, Close, Pong, Text
 from rawpush.proto.ws.handshake_client import ClientHandshake
 from rawpush.proto.ws.state import State
@@ -52,8 +53,12 @@ class WebSocketClient(asyncio.Protocol):
         close_timeout: float = 5.0,
         max_queue: int = 16,
         write_limit: int = 64 * 1024,
+        deflate: DeflateParams | None = None,
     ) -> None:
         self._loop = asyncio.get_running_loop()
+        # What we offered for permessage-deflate (RFC 7692), None if nothing.
+        self._deflate = deflate
+        self._extension: PerMessageDeflate | None = None
         self._handshake = handshake
         self._config = config
         self._conn: ClientConnection | None = None
@@ -83,6 +88,11 @@ class WebSocketClient(asyncio.Protocol):
     def subprotocol(self) -> str | None:
         """The subprotocol the server chose (section 4.1), or None."""
         return self._handshake.subprotocol
+
+    @property
+    def compression(self) -> str | None:
+        """The string "deflate" when permessage-deflate was negotiated, else None."""
+        return "deflate" if self._extension is not None else None
 
     @property
     def close_code(self) -> int | None:
@@ -307,6 +317,9 @@ class WebSocketClient(asyncio.Protocol):
     def _handshake_received(self, data: bytes) -> None:
         try:
             response = self._handshake.receive_data(data)
+            if response is not None and self._deflate is not None:
+                # RFC 7692 section 7.1: an answer we did not allow fails.
+                self._extension = deflate_from_response(response.extensions, self._deflate)
         except HandshakeError as exc:
             if not self.opened.done():
                 self.opened.set_exception(InvalidHandshake(exc, self._handshake.response))
@@ -316,7 +329,7 @@ class WebSocketClient(asyncio.Protocol):
             return
         if response is None:
             return
-        self._conn = ClientConnection(self._config)
+        self._conn = ClientConnection(self._config, extension=self._extension)
         if not self.opened.done():
             self.opened.set_result(None)
         if self._ping_interval is not None:

@@ -17,6 +17,10 @@ Closing TCP (section 7.1.1): the server closes first. So that a Close frame
 sent on failure is not lost to a TCP reset (unread input at close() makes
 the kernel send RST), the server half-closes, keeps reading and discarding
 until the client closes too, and gives up after ``close_timeout``.
+
+Compression: with ``EchoConfig(compression="deflate")`` (``rawpush echo
+--compression deflate``) the server accepts a permessage-deflate offer
+(RFC 7692) and compresses its echoes; off by default.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from ssl import SSLContext
 from rawpush.proto.errors import HandshakeError, WebSocketError
 from rawpush.proto.ws.config import WSConfig
 from rawpush.proto.ws.connection import ServerConnection
+from rawpush.proto.ws.deflate import DeflateParams, PerMessageDeflate, deflate_response
 from rawpush.proto.ws.events import Binary, Text
 from rawpush.proto.ws.frames import Opcode, serialize_frame
 from rawpush.proto.ws.handshake import DEFAULT_MAX_HEADER_BYTES, ServerHandshake
@@ -53,6 +58,12 @@ class EchoConfig:
     close_timeout: float = 5.0
     #: Bytes buffered for writing before we stop reading that client.
     write_limit: int = 256 * 1024
+    #: "deflate" to accept permessage-deflate (RFC 7692); None: never.
+    compression: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.compression not in (None, "deflate"):
+            raise ValueError(f"compression must be None or 'deflate', not {self.compression!r}")
 
 
 class _EchoProtocol(asyncio.Protocol):
@@ -63,6 +74,7 @@ class _EchoProtocol(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._handshake = ServerHandshake(max_header_bytes=self._config.max_header_bytes)
         self._conn: ServerConnection | None = None
+        self._deflate: PerMessageDeflate | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._closing = False
 
@@ -100,11 +112,19 @@ class _EchoProtocol(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._transport.write(self._handshake.accept())
         config = self._config
-        self._conn = ServerConnection(
-            WSConfig(max_frame_size=config.max_frame_size, max_message_size=config.max_message_size)
+        headers: list[tuple[str, str]] = []
+        if config.compression == "deflate":
+            params = DeflateParams(max_message_size=config.max_message_size)
+            found = deflate_response(request.extensions, params)
+            if found is not None:
+                headers.append(("Sec-WebSocket-Extensions", found[0]))
+                self._deflate = found[1]
+        self._transport.write(self._handshake.accept(extra_headers=headers))
+        limits = WSConfig(
+            max_frame_size=config.max_frame_size, max_message_size=config.max_message_size
         )
+        self._conn = ServerConnection(limits, extension=self._deflate)
         trailing = self._handshake.trailing_data
         if trailing:
             self._frames_received(trailing)
@@ -125,13 +145,21 @@ class _EchoProtocol(asyncio.Protocol):
             # were received while the connection was open, so the echo is
             # owed (Autobahn's "strict" behaviour).
             if isinstance(event, Text):
-                echoes.append(serialize_frame(_TEXT, event.data.encode()))
+                echoes.append(self._echo(_TEXT, event.data.encode()))
             elif isinstance(event, Binary):
-                echoes.append(serialize_frame(_BINARY, event.data))
+                echoes.append(self._echo(_BINARY, event.data))
         if echoes:
             assert self._transport is not None
             self._transport.write(b"".join(echoes))
         self._flush()
+
+    def _echo(self, opcode: int, payload: bytes) -> bytes:
+        if self._deflate is None:
+            return serialize_frame(opcode, payload)
+        # Every data frame we send goes through the extension, so that its
+        # compression context stays in step with the peer's (RFC 7692 7.2.1).
+        rsv, payload = self._deflate.encode(opcode, True, payload)
+        return serialize_frame(opcode, payload, rsv=rsv)
 
     def _flush(self) -> None:
         conn = self._conn
