@@ -170,9 +170,20 @@ def run_publish(args: argparse.Namespace) -> int:
     return _run(_publish(args))
 
 
+def _quiet_connect_race(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    # CPython 3.11: a connect cancelled (Ctrl-C) in the loop step where it
+    # completes makes asyncio's own callback raise InvalidStateError (fixed
+    # in 3.12). The cancellation was ours and was honoured; nothing to say.
+    if isinstance(context.get("exception"), asyncio.InvalidStateError):
+        return
+    loop.default_exception_handler(context)
+
+
 def _run(main: Coroutine[Any, Any, None]) -> int:
     try:
-        asyncio.run(main)
+        with asyncio.Runner() as runner:
+            runner.get_loop().set_exception_handler(_quiet_connect_race)
+            runner.run(main)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

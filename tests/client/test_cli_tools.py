@@ -116,3 +116,16 @@ async def test_bad_url_is_one_clean_line() -> None:
     code, _, err = await finish(await rawpush("tail", "ftp://example.com/x"))
     assert code == 1
     assert err.startswith("rawpush: unsupported URL scheme") and "Traceback" not in err
+
+
+def test_cli_loop_hides_only_the_311_connect_race(caplog: pytest.LogCaptureFixture) -> None:
+    from rawpush.cli.tools import _quiet_connect_race
+
+    loop = asyncio.new_event_loop()
+    try:
+        _quiet_connect_race(loop, {"message": "race", "exception": asyncio.InvalidStateError()})
+        assert not caplog.records
+        _quiet_connect_race(loop, {"message": "real trouble", "exception": ValueError("x")})
+        assert [r.getMessage() for r in caplog.records] == ["real trouble"]
+    finally:
+        loop.close()
