@@ -18,13 +18,7 @@ from rawpush.hub import (
     parse_id,
 )
 
-
-class Clock:
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+from .conftest import Clock
 
 
 def backplane(

@@ -17,15 +17,7 @@ from rawpush.hub import (
     parse_id,
 )
 
-
-class Clock:
-    """A clock the test moves by hand (seconds)."""
-
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+from .conftest import Clock
 
 
 def test_ids_use_the_clock_in_milliseconds() -> None:
