@@ -15,11 +15,19 @@ from .errors import (
     InvalidId,
     TooManyChannels,
 )
-from .events import HubEvent, Listener, Replay, validate_channel, validate_event_name
+from .events import (
+    RESERVED_EVENT_NAMES,
+    HubEvent,
+    Listener,
+    Replay,
+    validate_channel,
+    validate_event_name,
+)
 from .hub import ChannelStats, Hub, HubStats, Subscription
 from .ids import IdGenerator, IdKey, compare_ids, format_id, is_after, parse_id
 
 __all__ = [
+    "RESERVED_EVENT_NAMES",
     "Backplane",
     "ChannelStats",
     "HistoryStats",

@@ -14,7 +14,11 @@ Contract
   backplane (see below).
 - ``read_since(channel, last_id) -> Replay``: the retained events with an
   id after ``last_id``, and ``gap=True`` exactly when some event after it
-  was evicted. ``None`` means "live only": an empty replay.
+  was evicted, or when ``last_id`` is not one this store could have issued
+  (after every id of the channel, or from a lost incarnation). A gap
+  answer sets ``head``: the channel's newest id, or an id meaning "now"
+  when it has none, so that a reader resuming from it waits rather than
+  hears of the same gap again. ``None`` means "live only": an empty replay.
 - ``latest_id(channel)``: the newest id ever issued on the channel (even if
   evicted since), or None; a starting cursor for pollers.
 - ``watch(channel, sink)`` / ``unwatch(channel, sink)``: deliver the
@@ -31,9 +35,12 @@ One process, so "every node" is this one: ``append`` calls the sinks
 synchronously before returning, then awaits whatever awaitables they
 returned. Ordering is therefore exact, and a ``block`` subscriber slows the
 publisher directly. Several hubs may share one ``MemoryBackplane`` (the
-tests do, to play several nodes). History dies with the process: a client
-resuming across a restart gets no gap report for events it missed before
-the restart, unless the new history has already evicted after its cursor.
+tests do, to play several nodes). History dies with the process: a cursor
+issued before this backplane was made (older than its birth id, the clock
+when it was made) is answered with a gap, since what followed it is lost;
+so is a cursor after every id issued on the channel. A gap answer's
+``head`` is the channel's newest id, or the birth id for a channel with
+none: every id this backplane issues comes after it, so it means "now".
 
 The Redis Streams mapping (``rawpush.hub.redis.RedisBackplane``)
 ----------------------------------------------------------------
@@ -187,13 +194,19 @@ class MemoryBackplane(Backplane):
             return Replay()
         cursor = parse_id(last_id)  # before the lookup: garbage is refused everywhere
         history = self._histories.get(channel)
-        # Never published to: nothing missed, nothing created.
-        replay = Replay() if history is None else history.since(cursor)
+        if history is None:
+            # Never published to: nothing created. Only "0-0" (from the
+            # start) and the birth id ("now", see below) are ours; any
+            # other cursor was issued elsewhere, before or after us.
+            if cursor in ((0, 0), self._born):
+                return Replay()
+            return Replay(gap=True, head=format_id(self._born))
+        replay = history.since(cursor)
         if (0, 0) < cursor < self._born and not replay.gap:
             # The cursor was issued before this process started: whatever
             # followed it then died with that process's memory. Say so
             # (DESIGN.md: never a silent gap); "0-0" means "from the start".
-            return Replay(replay.events, gap=True)
+            return Replay(replay.events, True, format_id(history.ids.last))
         return replay
 
     async def latest_id(self, channel: str) -> str | None:

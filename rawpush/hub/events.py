@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from .errors import InvalidChannel, InvalidEventName
 
 __all__ = [
+    "RESERVED_EVENT_NAMES",
     "HubEvent",
     "Listener",
     "Replay",
@@ -33,10 +35,24 @@ def validate_channel(channel: str) -> str:
     return channel
 
 
+#: The name of the transports' gap notice (SSE ``event: gap``): an event
+#: published under it could not be told apart from the notice, and every
+#: client would drop its data, so publishing refuses it.
+RESERVED_EVENT_NAMES = frozenset({"gap"})
+
+
 def validate_event_name(event: str | None) -> str | None:
-    """Return ``event`` if it is None or 1-128 chars with no control character."""
+    """Return ``event`` if it is None or 1-128 chars with no control character.
+
+    A reserved name (``"gap"``, see ``RESERVED_EVENT_NAMES``) is refused
+    too: ``InvalidEventName``, status 400, like any other bad name.
+    """
     if event is None:
         return None
+    if event in RESERVED_EVENT_NAMES:
+        raise InvalidEventName(
+            f"event name {event!r} is reserved: it is the gap notice every transport sends"
+        )
     if (
         not isinstance(event, str)
         or not 0 < len(event) <= _MAX_EVENT_NAME
@@ -78,7 +94,7 @@ class HubEvent:
     event: str | None
     data: str
     gap: bool = False
-    encoded: dict[str, bytes] = field(default_factory=dict, compare=False, hash=False, repr=False)
+    encoded: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,15 +105,28 @@ class Replay:
     history before they could be replayed: ``events`` is then only the part
     still held, and the client must be told (SSE ``event: gap``, long poll
     ``"gap": true``, WebSocket ``{"gap": true}``). A gap is never silent.
+    A cursor the hub could not have issued (after every id of the channel:
+    made up, or from another, newer server) is a gap too, with no events:
+    nothing is known about what the client saw.
     """
 
     events: tuple[HubEvent, ...] = ()
     gap: bool = False
+    #: Set on a gap answer: the newest id the channel has issued, or an id
+    #: that stands for "now" when it has issued none. Resuming from it
+    #: waits for the next event instead of hearing about the same gap
+    #: again (a long poller handed back its own cursor would spin).
+    head: str | None = None
 
     @property
     def last_id(self) -> str | None:
-        """The id of the last event, or None when there are no events."""
-        return self.events[-1].id if self.events else None
+        """The cursor to resume from after this replay.
+
+        The id of the last event; with no events, ``head`` (a gap answer:
+        the client moves past the hole); None when there is neither, and
+        the cursor the client sent stays right.
+        """
+        return self.events[-1].id if self.events else self.head
 
 
 #: Receives each live event of a subscription, in id order. Return None once

@@ -54,10 +54,12 @@ class History:
     def since(self, cursor: IdKey) -> Replay:
         """Kept events after ``cursor``; ``gap`` if any after it were evicted.
 
-        A cursor after everything we ever issued (another epoch, a restarted
-        process with a slower clock, a client making ids up) gets nothing
-        and no gap: we cannot know of any event after it, and live events
-        follow as usual.
+        A cursor after everything we ever issued (a newer process with a
+        faster clock, a client making ids up) is a gap with no events: we
+        never issued it, so we cannot tell what the client has seen, and
+        answering "nothing yet" would leave it waiting for ids that may
+        never come, or behind a floor that hides every live event. A gap
+        answer carries ``head`` (the newest id issued) to resume from.
         """
         # Resuming clients are usually near the head: walk back from the end.
         found: list[HubEvent] = []
@@ -66,5 +68,6 @@ class History:
                 break
             found.append(item)
         found.reverse()
-        gap = self.last_evicted is not None and self.last_evicted > cursor
-        return Replay(tuple(found), gap)
+        last = self.ids.last
+        gap = cursor > last or (self.last_evicted is not None and self.last_evicted > cursor)
+        return Replay(tuple(found), gap, format_id(last) if gap else None)

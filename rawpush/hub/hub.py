@@ -168,6 +168,11 @@ class Hub:
     async def publish(self, channel: str, data: str, event: str | None = None) -> HubEvent:
         """Append an event to ``channel`` and deliver it to its subscribers.
 
+        ``event`` is the type name (None: a plain message, which every
+        transport calls "message"); ``"gap"`` is reserved for the gap notice
+        and refused, as is any invalid name (``InvalidEventName``, a
+        ``HubError`` with status 400).
+
         Returns the stored event (with its id) once every local listener has
         taken it: listeners that returned an awaitable (``block`` policy)
         are awaited, so a full subscriber slows its publisher. Cancelling a
@@ -191,8 +196,14 @@ class Hub:
         - ``last_id`` None: live only, an empty replay.
         - ``gap`` is True exactly when some event after ``last_id`` was
           evicted; ``events`` is then what is still retained after it.
-        - an id after every id issued so far (another epoch, a restarted
-          process): no events and no gap.
+        - an id after every id issued on the channel (made up, or from
+          another, newer server) or from before an in-memory hub's process:
+          a gap (with no events for a future id).
+        - a gap answer carries ``head``, and ``last_id`` is then the cursor
+          to answer with: the last event's id, else ``head`` (the newest id
+          issued, or "now" on a channel with none). A poll from there waits
+          for the next event; handing the client its own cursor back would
+          get it the same gap at once, forever.
         """
         validate_channel(channel)
         if last_id is not None:
@@ -215,6 +226,9 @@ class Hub:
         last_id)`` would give, extended with anything published while it was
         being read; the listener gets exactly the events after that, in id
         order. Send the replay first, then what the listener received.
+        Nothing at or before ``last_id`` is ever delivered (the event the
+        client named is the one it has), except after a gap answer for a
+        cursor the hub never issued: live events then follow ``replay.head``.
         """
         validate_channel(channel)
         if last_id is not None:
@@ -237,27 +251,33 @@ class Hub:
         if sub._closed:  # closed while we were reading: nothing to start
             sub.replay = replay
             return sub
-        self._go_live(sub, replay)
+        self._go_live(sub, replay, last_id)
         return sub
 
-    def _go_live(self, sub: Subscription, replay: Replay) -> None:
+    def _go_live(self, sub: Subscription, replay: Replay, cursor: str | None) -> None:
         # No await from here to the return: the merge and the switch to live
         # delivery happen at one instant of the event loop.
         events = list(replay.events)
-        gap = replay.gap
-        last = parse_id(events[-1].id) if events else None
+        gap, head = replay.gap, replay.head
+        # The floor below which nothing goes out: the last replayed event,
+        # else the head a gap answer moved the client to, else the client's
+        # own cursor. Without the cursor, a backplane whose fan-out lags its
+        # reads (Redis: another node's reader) would hand a resuming client
+        # the very event it named, and older ones, a second time.
+        floor = replay.last_id or cursor
+        last = parse_id(floor) if floor is not None else None
         for key, item in sub._buffer or ():
             if last is None or key > last:
                 if item.gap:
                     # A replay states one gap, before its events: told a
                     # little early beats not told at all.
-                    gap = True
+                    gap, head = True, item.id
                 else:
                     events.append(item)
                 last = key
         sub._buffer = None
         sub._last = last
-        sub.replay = Replay(tuple(events), gap)
+        sub.replay = Replay(tuple(events), gap, head if gap else None)
 
     def _remove(self, sub: Subscription) -> None:
         chan = self._channels.get(sub.channel)
@@ -371,7 +391,9 @@ class Hub:
     async def wait_since(self, channel: str, cursor: str | None, timeout: float) -> Replay:
         """What a long poll answers: events after ``cursor``, waiting if there are none.
 
-        Returns at once when there are events after ``cursor`` or a gap.
+        Returns at once when there are events after ``cursor`` or a gap (a
+        gap answer's ``last_id`` is the cursor to hand back, see ``since``;
+        a cursor after every id issued is such a gap, never a wait).
         Otherwise waits up to ``timeout`` seconds for the next event(s) and
         returns them, or an empty replay on timeout; ``timeout <= 0`` is a
         short poll. ``cursor`` None waits for the next event from now.
@@ -402,7 +424,9 @@ class Hub:
                 await asyncio.wait({woken}, timeout=timeout)
             finally:
                 self._waiters.discard(woken)
-            return Replay(tuple(e for e in got if not e.gap), any(e.gap for e in got))
+            markers = [e.id for e in got if e.gap]
+            events = tuple(e for e in got if not e.gap)
+            return Replay(events, bool(markers), markers[-1] if markers else None)
 
     # -- lifecycle and metrics --------------------------------------------
 

@@ -24,7 +24,10 @@ Gap test (``read_since``, one ``MULTI``: ``XINFO STREAM`` + ``XRANGE (id +``)
     ``c``; it came from an incarnation Redis has lost (restart without
     persistence, ``FLUSHALL``, eviction), and what followed it is unknown.
     ``0-0`` (the long poll's "from the start" cursor, never issued) is not
-    such a cursor.
+    such a cursor. Nor was a cursor after ``last-generated-id`` issued here
+    (made up, or another Redis's): a gap. So is any but ``0-0`` on a stream
+    that does not exist. A gap answer's ``head`` is ``last-generated-id``
+    (``0-0`` with no stream): resuming from it waits for the next entry.
 
 Live delivery
     One reader task per backplane runs ``XREAD COUNT <batch> BLOCK <ms>``
@@ -291,11 +294,12 @@ class RedisBackplane(Backplane):
         if isinstance(entries, Exception):
             with self._guard("XRANGE"):
                 raise entries
-        if isinstance(info, Exception):  # no such stream: never published to
-            return Replay()
+        if isinstance(info, Exception):  # no such stream: no id of it exists
+            return Replay() if cursor == _ZERO else Replay(gap=True, head="0-0")
         self._note(channel, info)
         events = tuple(self._event(channel, i, f) for i, f in entries)
-        return Replay(events, _gap(cursor, info))
+        gap = _gap(cursor, info)
+        return Replay(events, gap, str(info["last-generated-id"]) if gap else None)
 
     async def latest_id(self, channel: str) -> str | None:
         info = await self._info(channel)
@@ -484,7 +488,7 @@ class RedisBackplane(Backplane):
 def _gap(cursor: IdKey, info: Mapping[str, Any]) -> bool:
     """The gap rule of the module docstring, on one ``XINFO STREAM`` reply."""
     deleted = parse_id(str(info["max-deleted-entry-id"]))
-    if deleted > cursor:
+    if deleted > cursor or cursor > parse_id(str(info["last-generated-id"])):
         return True
     first = info.get("first-entry")
     if deleted != _ZERO or cursor == _ZERO or not first:

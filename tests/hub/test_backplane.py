@@ -230,3 +230,58 @@ def test_unwatching_an_unknown_sink_is_a_no_op() -> None:
     bp = MemoryBackplane()
     bp.unwatch("c", Recorder().deliver)
     assert bp._sinks == {}
+
+
+class Lagging(MemoryBackplane):
+    """Stores at once but fans out only on ``flush()``: a node whose reader
+    is behind the store (Redis: XREAD after another node's XADD)."""
+
+    def __init__(self, config: HubConfig) -> None:
+        super().__init__(config)
+        self.backlog: list[HubEvent] = []
+
+    async def append(self, channel: str, data: str, event: str | None = None) -> HubEvent:
+        item = self._history(channel).append(channel, data, event)
+        self.backlog.append(item)
+        return item
+
+    def flush(self) -> None:
+        backlog, self.backlog = self.backlog, []
+        for item in backlog:
+            for sink in tuple(self._sinks.get(item.channel, ())):
+                sink(item)
+
+
+@pytest.mark.parametrize("flush_while_reading", [True, False])
+async def test_resuming_after_an_id_never_gets_that_event_again(flush_while_reading: bool) -> None:
+    # A client resuming with lastEventId=X has X. On a node whose fan-out
+    # lags the store, X and older events still arrive live after the
+    # (empty) replay; the hub must drop them by the cursor, not only by the
+    # last replayed id (there is none when the replay is empty).
+    bp = Lagging(HubConfig(clock=Clock()))
+    hub = Hub(backplane=bp)
+    await hub.subscribe("c", Recorder().deliver)  # the node already watches c
+    ids = [(await hub.publish("c", str(i))).id for i in range(3)]
+    got = Recorder()
+    if flush_while_reading:
+        original = bp.read_since
+
+        async def read_then_flush(channel: str, last_id: str | None) -> Replay:
+            replay = await original(channel, last_id)
+            bp.flush()  # lands in the subscriber's buffer, before it goes live
+            return replay
+
+        bp.read_since = read_then_flush  # type: ignore[method-assign]
+    sub = await hub.subscribe("c", got.deliver, ids[2])
+    assert sub.replay == Replay()
+    bp.flush()
+    assert got.events == []
+    later = await hub.publish("c", "3")
+    bp.flush()
+    assert got.events == [later]
+    # A cursor in the middle: the replay has the rest, the late fan-out adds nothing.
+    got2 = Recorder()
+    sub2 = await hub.subscribe("c", got2.deliver, ids[0])
+    assert [e.id for e in sub2.replay.events] == [*ids[1:], later.id]
+    sub.close()
+    sub2.close()

@@ -13,6 +13,7 @@ from rawpush.hub import (
     HubEvent,
     InvalidId,
     MemoryBackplane,
+    Replay,
     TooManyChannels,
     format_id,
     parse_id,
@@ -97,12 +98,26 @@ async def test_cursor_between_kept_events_is_no_gap() -> None:
     assert not replay.gap
 
 
-async def test_future_id_gets_nothing_and_no_gap() -> None:
+async def test_future_id_is_a_gap_with_the_head_to_resume_from() -> None:
+    # Never issued here (made up, or a newer server's): "nothing yet" would
+    # leave a poller waiting for ids that may never come.
     bp = backplane(history_size=2)
-    await fill(bp, 5)
+    events = await fill(bp, 5)
     replay = await bp.read_since("c", "99999999999999-0")
     assert replay.events == ()
-    assert not replay.gap
+    assert replay.gap and replay.head == replay.last_id == events[-1].id
+    # From the head, the next read is an ordinary "nothing yet".
+    assert await bp.read_since("c", events[-1].id) == Replay()
+
+
+async def test_future_id_on_an_unknown_channel_is_a_gap_with_now_as_head() -> None:
+    bp = backplane()
+    born = format_id((int(Clock().now * 1000), 0))
+    replay = await bp.read_since("nope", "99999999999999-0")
+    assert replay == Replay(gap=True, head=born)
+    assert await bp.read_since("nope", born) == Replay()
+    event = await bp.append("nope", "first")
+    assert (await bp.read_since("nope", born)).events == (event,)
 
 
 async def test_no_cursor_means_no_replay() -> None:
@@ -139,6 +154,26 @@ async def test_cursor_from_before_this_process_is_a_gap_never_silent() -> None:
     events = await fill(bp, 2)
     replay = await bp.read_since("c", "1-0")
     assert replay.events == tuple(events) and replay.gap
+
+
+async def test_gap_from_before_this_process_hands_back_a_cursor_that_waits() -> None:
+    # The restart loop: answering a pre-restart cursor with that same cursor
+    # and a gap made every poller ask again at once, forever.
+    bp = backplane()
+    replay = await bp.read_since("nope", "1-0")
+    assert replay.gap and replay.last_id is not None and replay.last_id != "1-0"
+    assert await bp.read_since("nope", replay.last_id) == Replay()
+    events = await fill(bp, 2)
+    bp2 = backplane(history_size=0)  # a history that keeps nothing
+    await fill(bp2, 1)
+    for b, expected in ((bp, events[-1].id), (bp2, None)):
+        replay = await b.read_since("c", "1-0")
+        assert replay.gap
+        head = replay.last_id
+        assert head is not None and head != "1-0"
+        assert expected is None or head == expected
+        again = await b.read_since("c", head)
+        assert again == Replay()
 
 
 async def test_cursor_at_the_last_evicted_event_is_no_gap() -> None:
@@ -226,11 +261,18 @@ def test_replay_is_everything_after_the_cursor_or_a_reported_gap(
             replay = await bp.read_since("c", cursor)
             kept = stats.length if stats is not None else 0
             retained = published[len(published) - kept :] if kept else []
-            if all(e in retained for e in after):
+            # The newest id issued; the birth id ("now") before any.
+            head = published[-1].id if published else format_id((1_000_000, 0))
+            never_issued = parse_id(cursor) > parse_id(head)
+            if all(e in retained for e in after) and not never_issued:
                 assert replay.events == tuple(after)
-                assert not replay.gap
+                assert not replay.gap and replay.head is None
             else:
                 assert replay.gap
                 assert replay.events == tuple(e for e in after if e in retained)
+                # The cursor to resume from never repeats the gap.
+                assert replay.head == head
+                assert replay.last_id is not None
+                assert not (await bp.read_since("c", replay.last_id)).gap
 
     asyncio.run(run())

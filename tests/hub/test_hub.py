@@ -10,9 +10,11 @@ from collections.abc import Awaitable
 import pytest
 
 from rawpush.hub import (
+    RESERVED_EVENT_NAMES,
     Hub,
     HubClosed,
     HubConfig,
+    HubError,
     HubEvent,
     InvalidChannel,
     InvalidEventName,
@@ -22,6 +24,7 @@ from rawpush.hub import (
     Replay,
     Subscription,
     parse_id,
+    validate_event_name,
 )
 
 from .conftest import Clock, Recorder
@@ -67,6 +70,19 @@ async def test_valid_channel_names(hub: Hub) -> None:
 async def test_invalid_event_names_are_refused(hub: Hub, name: str) -> None:
     with pytest.raises(InvalidEventName):
         await hub.publish("c", "x", event=name)
+
+
+async def test_gap_is_a_reserved_event_name(hub: Hub) -> None:
+    # The transports' gap notice is an event named "gap" (SSE "event: gap"):
+    # one published under that name would be taken for it, its data lost.
+    with pytest.raises(InvalidEventName) as info:
+        await hub.publish("c", "x", event="gap")
+    assert isinstance(info.value, HubError) and info.value.status == 400
+    assert "gap" in RESERVED_EVENT_NAMES
+    with pytest.raises(InvalidEventName):
+        validate_event_name("gap")
+    assert validate_event_name("Gap") == "Gap"  # names are case-sensitive (WHATWG 9.2.6)
+    assert await hub.latest_id("c") is None  # nothing was stored
 
 
 async def test_data_must_be_text(hub: Hub) -> None:
@@ -136,11 +152,13 @@ async def test_subscribe_reports_a_gap(clock: Clock) -> None:
     assert [e.data for e in sub.replay.events] == ["4", "5"]
 
 
-async def test_subscribe_with_a_future_cursor_gets_live_events(hub: Hub) -> None:
-    await hub.publish("c", "old")
+async def test_subscribe_with_a_future_cursor_gets_a_gap_then_live_events(hub: Hub) -> None:
+    old = await hub.publish("c", "old")
     rec = Recorder()
     sub = await hub.subscribe("c", rec.deliver, "99999999999999-0")
-    assert sub.replay == Replay()
+    # Never issued here: told so, and live events follow the head, not the
+    # made-up cursor (which would hide every event for centuries).
+    assert sub.replay == Replay(gap=True, head=old.id)
     await hub.publish("c", "new")
     assert rec.data == ["new"]
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from rawpush.hub import Hub, HubConfig, Replay
+from rawpush.hub import Hub, HubConfig, Replay, format_id, parse_id
 
 from .conftest import Clock, Recorder
 
@@ -109,3 +109,56 @@ async def test_close_wakes_waiters_with_what_they_have(hub: Hub) -> None:
     # After close a poll answers at once with what the history holds.
     assert await hub.wait_since("c", cursor, timeout=60) == Replay()
     assert (await hub.wait_since("c", "0-0", timeout=60)).events[0].data == "old"
+
+
+async def test_gap_after_a_restart_hands_back_a_cursor_that_waits(clock: Clock) -> None:
+    # The restart loop: an in-memory hub answered a pre-restart cursor, on a
+    # channel with no new event, with that same cursor and a gap, at once,
+    # so every poller asked again at once, forever.
+    old_cursor = (await Hub(HubConfig(clock=clock)).publish("x", "before")).id
+    clock.now += 60
+    hub = Hub(HubConfig(clock=clock))  # the restarted process
+    for poll in (hub.since("x", old_cursor), hub.wait_since("x", old_cursor, timeout=60)):
+        replay = await poll
+        assert replay.gap and replay.events == ()
+        assert replay.last_id is not None and replay.last_id != old_cursor
+    assert replay.last_id is not None
+    # From the cursor the gap answer gave, the next poll waits.
+    waiting = asyncio.create_task(hub.wait_since("x", replay.last_id, timeout=60))
+    await settle()
+    assert not waiting.done()
+    event = await hub.publish("x", "after")
+    assert await waiting == Replay((event,))
+
+
+async def test_gap_on_a_channel_with_events_hands_back_its_head(clock: Clock) -> None:
+    old_cursor = (await Hub(HubConfig(clock=clock)).publish("x", "before")).id
+    clock.now += 60
+    hub = Hub(HubConfig(history_size=0, clock=clock))  # keeps nothing to replay
+    head = await hub.publish("x", "lost")
+    replay = await hub.wait_since("x", old_cursor, timeout=60)
+    assert replay == Replay(gap=True, head=head.id) and replay.last_id == head.id
+    waiting = asyncio.create_task(hub.wait_since("x", head.id, timeout=60))
+    await settle()
+    assert not waiting.done()
+    event = await hub.publish("x", "next")
+    assert await waiting == Replay((event,))
+
+
+@pytest.mark.parametrize("timeout", [0, 60])
+async def test_cursor_after_every_issued_id_is_a_gap_at_once(hub: Hub, timeout: float) -> None:
+    # A made-up id, or one from a newer server: never a wait for ids that
+    # may never come, nor the same cursor handed back.
+    head = await hub.publish("c", "x")
+    ms, seq = parse_id(head.id)
+    for future in (format_id((ms, seq + 1)), format_id((ms + 10**9, 0))):
+        replay = await hub.wait_since("c", future, timeout=timeout)
+        assert replay == Replay(gap=True, head=head.id)
+    # Never published to: the head is "now", and from it the poll waits.
+    replay = await hub.wait_since("empty", format_id((ms + 10**9, 0)), timeout=timeout)
+    assert replay.gap and replay.events == () and replay.last_id is not None
+    waiting = asyncio.create_task(hub.wait_since("empty", replay.last_id, timeout=60))
+    await settle()
+    assert not waiting.done()
+    event = await hub.publish("empty", "first")
+    assert await waiting == Replay((event,))

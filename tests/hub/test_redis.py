@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from rawpush.hub import Hub, HubConfig, HubEvent, TooManyChannels, parse_id
+from rawpush.hub import Hub, HubConfig, HubEvent, Replay, TooManyChannels, parse_id
 from rawpush.hub.redis import RedisBackplane, RedisUnavailable
 from tests.cluster.redis_server import RedisServer, require_redis
 
@@ -94,12 +94,18 @@ async def test_replay_and_resume_across_nodes(make_hub: MakeHub) -> None:
 async def test_unknown_channel_and_cursor_after_everything(make_hub: MakeHub) -> None:
     hub = make_hub()
     assert await hub.latest_id("none") is None
+    # No stream: no id of it exists, so any cursor but "0-0" is a gap, and
+    # "0-0" is where to resume (it waits for the first entry).
     replay = await hub.since("none", "5-0")
-    assert replay.events == () and not replay.gap
+    assert replay == Replay(gap=True, head="0-0")
+    assert await hub.since("none", "0-0") == Replay()
     last = (await hub.publish("c", "x")).id
     ms, _ = parse_id(last)
+    # After every id the stream issued (made up, another Redis's): a gap,
+    # and the head to resume from, from where the next poll waits.
     future = await hub.since("c", f"{ms + 1000}-0")
-    assert future.events == () and not future.gap
+    assert future == Replay(gap=True, head=last) and future.last_id == last
+    assert await hub.since("c", last) == Replay()
     assert (await hub.since("c", None)).events == ()
 
 
