@@ -31,6 +31,7 @@ from rawpush.server.config import ServerConfig
 from rawpush.server.context import Context
 from rawpush.server.metrics import Metrics
 from rawpush.server.protocol import HTTPProtocol
+from rawpush.server.transports import QUEUED
 
 __all__ = ["Server", "serve", "serve_forever"]
 
@@ -60,8 +61,18 @@ class Server:
     hub from ``config.history_size`` / ``history_bytes`` and closes it.
     """
 
-    def __init__(self, config: ServerConfig | None = None, hub: Hub | None = None) -> None:
+    def __init__(
+        self,
+        config: ServerConfig | None = None,
+        hub: Hub | None = None,
+        *,
+        echo_only: bool = False,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.config = config if config is not None else ServerConfig()
+        #: every request is the WebSocket echo (``rawpush echo``), no hub routes
+        self.echo_only = echo_only
+        self._ssl = ssl_context
         self._owns_hub = hub is None
         self.hub = (
             hub
@@ -89,7 +100,7 @@ class Server:
     @property
     def url(self) -> str:
         """``http://host:port`` (``https`` with TLS), for clients and logs."""
-        scheme = "https" if self.config.certfile else "http"
+        scheme = "https" if self.config.certfile or self._ssl else "http"
         host = self.config.host
         if ":" in host:
             host = f"[{host}]"
@@ -99,14 +110,17 @@ class Server:
         if self._server is not None:
             raise RuntimeError("the server is already started")
         loop = asyncio.get_running_loop()
-        ctx = Context(self.config, self.hub, self.metrics, _index_html())
+        ctx = Context(
+            self.config, self.hub, self.metrics, _index_html(), echo_only=self.echo_only,
+            queued=QUEUED,
+        )
         self.metrics.add_collector(ctx.collect)
         self._ctx = ctx
         self._server = await loop.create_server(
             lambda: HTTPProtocol(ctx),
             host=self.config.host,
             port=self.config.port,
-            ssl=_ssl_context(self.config),
+            ssl=self._ssl if self._ssl is not None else _ssl_context(self.config),
             # asyncio's default of 100 drops SYNs when thousands of clients
             # reconnect at once (a node restart, a deploy).
             backlog=self.config.backlog,

@@ -75,6 +75,13 @@ class ServerConfig:
     certfile: str | None = None
     keyfile: str | None = None
 
+    # -- WebSocket -----------------------------------------------------------
+    #: "deflate" to accept permessage-deflate (RFC 7692) offers on every
+    #: WebSocket route; None (the default) never compresses
+    compression: str | None = None
+    #: mount a channel-less WebSocket echo at ``/echo`` (conformance runs)
+    ws_echo: bool = False
+
     # -- drain ---------------------------------------------------------------
     #: retry hint (ms) sent to SSE clients when the server shuts down
     drain_retry_ms: int = 1000

@@ -1,8 +1,8 @@
 """What every connection of one server shares: configuration, hub, metrics,
 the set of live connections, and whether the server is draining.
 
-A plain object passed to each protocol instance, so that two servers in one
-process (tests do this) never share state through module globals.
+A plain object passed to each host, so that two servers in one process
+(tests do this) never share state through module globals.
 """
 
 from __future__ import annotations
@@ -10,43 +10,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
 
 from rawpush.hub import Hub
 from rawpush.proto.http import HTTPConfig
 from rawpush.proto.ws.config import WSConfig
 from rawpush.server.config import ServerConfig
-from rawpush.server.metrics import Labels, Metrics
+from rawpush.server.host import Carrier, Session
+from rawpush.server.metrics import Labels, Metrics, labels
 
-if TYPE_CHECKING:
-    from rawpush.server.outbox import Outbox
-    from rawpush.server.protocol import HTTPProtocol
-
-#: Transports as labelled in /metrics; "http" is a connection between requests.
-TRANSPORTS = ("http", "ws", "sse", "poll")
-
-
-#: One shared label tuple per transport, rather than one per connection.
-_LABELS: dict[str, Labels] = {name: (("transport", name),) for name in TRANSPORTS}
-
-
-def labels(transport: str) -> Labels:
-    found = _LABELS.get(transport)
-    return found if found is not None else (("transport", transport),)
-
-
-class Session(Protocol):
-    """A long-lived exchange that owns a connection after its request (WS, SSE)."""
-
-    transport_name: str
-    outbox: Outbox
-
-    def data_received(self, data: bytes) -> None: ...
-    def eof_received(self) -> None: ...
-    def connection_lost(self) -> None: ...
-    def pause_writing(self) -> None: ...
-    def resume_writing(self) -> None: ...
-    def drain(self) -> None: ...
+__all__ = ["Context", "labels"]
 
 
 @dataclass(eq=False)
@@ -55,7 +27,11 @@ class Context:
     hub: Hub
     metrics: Metrics
     index_html: bytes
-    connections: set[HTTPProtocol] = field(default_factory=set)
+    #: ``rawpush echo``: every request is the WebSocket echo, no hub routes
+    echo_only: bool = False
+    #: transport labels whose sessions keep subscriber queues (gauges)
+    queued: tuple[str, ...] = ("ws", "sse")
+    connections: set[Carrier] = field(default_factory=set)
     #: connections counted against max_connections (refused ones are not)
     accepted: int = 0
     draining: bool = False
@@ -89,11 +65,13 @@ class Context:
     def collect(self) -> Iterable[tuple[str, Labels, float]]:
         """Gauges sampled when /metrics is rendered (cheaper than keeping
         them current on every write)."""
-        depth_bytes = dict.fromkeys(("ws", "sse"), 0)
-        depth_msgs = dict.fromkeys(("ws", "sse"), 0)
+        depth_bytes = dict.fromkeys(self.queued, 0)
+        depth_msgs = dict.fromkeys(self.queued, 0)
         for session in self.sessions():
-            depth_bytes[session.transport_name] += session.outbox.queued_bytes
-            depth_msgs[session.transport_name] += len(session.outbox)
+            outbox = session.outbox
+            if outbox is not None and session.transport_name in depth_bytes:
+                depth_bytes[session.transport_name] += outbox.queued_bytes
+                depth_msgs[session.transport_name] += len(outbox)
         for name in depth_bytes:
             yield "rawpush_queue_bytes", labels(name), depth_bytes[name]
             yield "rawpush_queue_messages", labels(name), depth_msgs[name]

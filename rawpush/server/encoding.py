@@ -1,25 +1,24 @@
 """Encode once, write many: the wire bytes of a hub event, per transport.
 
-DESIGN.md promises that a published event is serialized once per transport,
+rawpush promises that a published event is serialized once per transport,
 not once per subscriber. Each function here computes the *final* bytes a
 subscriber's socket receives and caches them in ``HubEvent.encoded``, so a
 thousand subscribers share one ``bytes`` object (a reference each in their
 ``Outbox``), and nobody encodes twice.
 
-The WebSocket and chunked SSE forms bypass the sans-IO objects' send paths
-on purpose: ``ServerConnection.send_text`` and ``HTTPConnection.stream_chunk``
-would build the same frame or chunk again for every subscriber. What we
-build is exactly what they would (an unmasked FIN text frame, RFC 6455
-section 5.2; a chunk, RFC 9112 section 7.1), and neither object keeps state
-about data frames or chunk sizes, so skipping them loses nothing.
+Every byte is still built by the core: the WebSocket form is a prepared
+frame (``rawpush.proto.ws.frames.prepare_text``) that each connection
+sends through its own state table (``send_prepared``), and the chunked SSE
+form is framed by ``rawpush.proto.chunked`` once, not by h11 per stream.
 """
 
 from __future__ import annotations
 
 from rawpush.hub import HubEvent
+from rawpush.proto.chunked import chunk
 from rawpush.proto.http import json_bytes
 from rawpush.proto.sse import Event, encode
-from rawpush.proto.ws.frames import frame_header
+from rawpush.proto.ws.frames import PreparedFrame, prepare_text
 
 __all__ = [
     "SSE_GAP",
@@ -27,7 +26,6 @@ __all__ = [
     "SSE_RAW_KEY",
     "WS_GAP",
     "WS_KEY",
-    "chunk",
     "poll_answer",
     "poll_item",
     "sse_event",
@@ -43,18 +41,8 @@ SSE_KEY = "sse"
 SSE_RAW_KEY = "sse.raw"
 
 
-def _text_frame(payload: bytes) -> bytes:
-    # 0x81: FIN + text opcode; servers never mask (RFC 6455 section 5.1).
-    return frame_header(0x81, len(payload), 0) + payload
-
-
-def chunk(data: bytes) -> bytes:
-    """One chunk of a chunked body (RFC 9112 section 7.1)."""
-    return b"%x\r\n%b\r\n" % (len(data), data)
-
-
-#: what a WebSocket subscriber gets when events were lost (DESIGN.md "Resume")
-WS_GAP = _text_frame(b'{"gap":true}')
+#: what a WebSocket subscriber gets when events were lost (never a silent gap)
+WS_GAP = prepare_text(b'{"gap":true}')
 #: the same for SSE: a named event, no id (an id would move the client's
 #: Last-Event-ID past events it never saw). ``data:`` is present, because
 #: an event with no data line is never dispatched (WHATWG HTML 9.2.6).
@@ -62,24 +50,27 @@ SSE_GAP_RAW = b"event: gap\ndata: \n\n"
 SSE_GAP = chunk(SSE_GAP_RAW)
 
 
-def ws_frame(event: HubEvent) -> bytes:
-    """The complete text frame ``{"id","event","data"}`` carrying ``event``."""
-    frame = event.encoded.get(WS_KEY)
+def ws_frame(event: HubEvent) -> PreparedFrame:
+    """The text message ``{"id","event","data"}`` carrying ``event``,
+    prepared once; an event without a type is a plain "message" here too."""
+    frame: PreparedFrame | None = event.encoded.get(WS_KEY)
     if frame is None:
-        payload = json_bytes({"id": event.id, "event": event.event, "data": event.data})
-        frame = event.encoded[WS_KEY] = _text_frame(payload)
+        payload = json_bytes(
+            {"id": event.id, "event": event.event or "message", "data": event.data}
+        )
+        frame = event.encoded[WS_KEY] = prepare_text(payload)
     return frame
 
 
 def sse_event(event: HubEvent, chunked: bool) -> bytes:
     """The event-stream bytes of ``event``; chunk-framed when ``chunked``
     (HTTP/1.1), raw for an HTTP/1.0 body delimited by the close."""
-    raw = event.encoded.get(SSE_RAW_KEY)
+    raw: bytes | None = event.encoded.get(SSE_RAW_KEY)
     if raw is None:
         raw = event.encoded[SSE_RAW_KEY] = encode(Event(event.data, event=event.event, id=event.id))
     if not chunked:
         return raw
-    framed = event.encoded.get(SSE_KEY)
+    framed: bytes | None = event.encoded.get(SSE_KEY)
     if framed is None:
         framed = event.encoded[SSE_KEY] = chunk(raw)
     return framed
@@ -87,7 +78,7 @@ def sse_event(event: HubEvent, chunked: bool) -> bytes:
 
 def poll_item(event: HubEvent) -> bytes:
     """One element of a poll answer's ``events`` array, as JSON bytes."""
-    item = event.encoded.get("poll")
+    item: bytes | None = event.encoded.get("poll")
     if item is None:
         # The same shape as rawpush.proto.longpoll.poll_body; an event
         # without a type is a plain "message", as EventSource would name it.

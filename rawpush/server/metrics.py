@@ -40,6 +40,18 @@ METRICS: dict[str, tuple[str, str]] = {
 }
 
 
+#: one shared label tuple per transport name, rather than one per connection
+_TRANSPORT_LABELS: dict[str, Labels] = {}
+
+
+def labels(transport: str) -> Labels:
+    """The ``transport`` label of a connection, shared by every user of it."""
+    found = _TRANSPORT_LABELS.get(transport)
+    if found is None:
+        found = _TRANSPORT_LABELS[transport] = (("transport", transport),)
+    return found
+
+
 def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 

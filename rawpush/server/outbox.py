@@ -17,20 +17,25 @@ configured policy decides (``OverflowPolicy``):
   publisher is slowed by design, and memory stays bounded by one message per
   concurrent publisher.
 
-Payloads are the shared, already-encoded ``bytes`` of an event (encoded once
-per transport), so queueing costs a reference, not a copy.
+Payloads are the shared, already-encoded form of an event (encoded once
+per transport: ``bytes`` for SSE, a prepared frame for WebSocket), so
+queueing costs a reference, not a copy; bounds count ``len()`` of each.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sized
+from typing import Generic, TypeVar
 
 from rawpush.server.config import OverflowPolicy
 
+#: what an outbox queues: anything that says its size on the wire
+Item = TypeVar("Item", bound=Sized)
 
-class Outbox:
+
+class Outbox(Generic[Item]):
     __slots__ = (
         "_blocked",
         "_gap_pending",
@@ -49,13 +54,13 @@ class Outbox:
 
     def __init__(
         self,
-        write: Callable[[bytes], None],
+        write: Callable[[Item], None],
         *,
         max_bytes: int,
         max_messages: int,
         policy: OverflowPolicy = OverflowPolicy.DISCONNECT,
         on_overflow: Callable[[], None] | None = None,
-        gap_notice: bytes = b"",
+        gap_notice: Item | None = None,
     ) -> None:
         self._write = write
         self.max_bytes = max_bytes
@@ -65,7 +70,7 @@ class Outbox:
         self.gap_notice = gap_notice
         # Both made on first use: most subscribers never wait, and an empty
         # deque costs ~760 B (CPython allocates a 64-slot block up front).
-        self._queue: deque[bytes] | None = None
+        self._queue: deque[Item] | None = None
         self._blocked: list[asyncio.Future[None]] | None = None
         self._gap_pending = False
         self.queued_bytes = 0
@@ -81,7 +86,7 @@ class Outbox:
     def _over(self) -> bool:
         return self.queued_bytes > self.max_bytes or len(self) > self.max_messages
 
-    def put(self, data: bytes) -> asyncio.Future[None] | None:
+    def put(self, data: Item) -> asyncio.Future[None] | None:
         """Send ``data`` now if the socket takes it, else queue it.
 
         Returns a future only under the ``block`` policy when the queue is
@@ -139,7 +144,7 @@ class Outbox:
         while queue and not self.paused and not self.closed:
             if self._gap_pending:
                 self._gap_pending = False
-                if self.gap_notice:
+                if self.gap_notice is not None:
                     self._write(self.gap_notice)
             data = queue.popleft()
             self.queued_bytes -= len(data)

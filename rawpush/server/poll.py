@@ -16,17 +16,15 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
 
 from rawpush.hub import HubError, Replay
 from rawpush.proto.errors import HTTPError
 from rawpush.proto.http import Request
 from rawpush.proto.longpoll import parse_poll_request, poll_headers
+from rawpush.server.answers import Deferred, Refusal, Reply
+from rawpush.server.context import Context
 from rawpush.server.encoding import poll_answer
-from rawpush.server.responses import Answer, cors, error_response, respond
-
-if TYPE_CHECKING:
-    from rawpush.server.protocol import HTTPProtocol
+from rawpush.server.responses import cors
 
 #: the cursor of a channel with no events yet; the hub's ids start above it
 START_CURSOR = "0-0"
@@ -34,21 +32,22 @@ START_CURSOR = "0-0"
 DEFAULT_TIMEOUT = 30.0
 
 
-def start(proto: HTTPProtocol, request: Request, channel: str) -> Answer:
-    cors_headers = cors(proto, request)
+def start(ctx: Context, request: Request, channel: str) -> Deferred:
+    cors_headers = cors(ctx, request)
     if cors_headers is None:
         raise HTTPError("origin not allowed", 403)
-    max_timeout = proto.ctx.config.max_poll_timeout
+    max_timeout = ctx.config.max_poll_timeout
     poll = parse_poll_request(
         request, channel, max_timeout=max_timeout, default_timeout=min(DEFAULT_TIMEOUT, max_timeout)
     )
     headers = poll_headers() + cors_headers
-    return _answer(proto, channel, poll.cursor, poll.timeout, headers), True
+    answer = _answer(ctx, channel, poll.cursor, poll.timeout, headers)
+    return Deferred(answer, cancel_on_eof=True, kind="poll")
 
 
-async def _wait(proto: HTTPProtocol, channel: str, cursor: str, timeout: float) -> Replay:
-    hub = proto.ctx.hub
-    drain = proto.ctx.drain_event
+async def _wait(ctx: Context, channel: str, cursor: str, timeout: float) -> Replay:
+    hub = ctx.hub
+    drain = ctx.drain_event
     if timeout <= 0 or drain.is_set():
         return await hub.since(channel, cursor)
     waiting = asyncio.ensure_future(hub.wait_since(channel, cursor, timeout))
@@ -68,31 +67,27 @@ async def _wait(proto: HTTPProtocol, channel: str, cursor: str, timeout: float) 
 
 
 async def _answer(
-    proto: HTTPProtocol,
+    ctx: Context,
     channel: str,
     cursor: str | None,
     timeout: float,
     headers: list[tuple[str, str]],
-) -> bytes:
-    proto.set_kind("poll")
+) -> Reply | Refusal:
+    hub = ctx.hub
     try:
-        hub = proto.ctx.hub
-        try:
-            if cursor is None:
-                latest = await hub.latest_id(channel)
-                replay = Replay()
-                cursor = latest if latest is not None else START_CURSOR
-            else:
-                replay = await _wait(proto, channel, cursor, timeout)
-        except HubError as exc:
-            # An id that is not one of ours is the client's mistake (400);
-            # a closed hub or failing backplane is ours (503).
-            return error_response(proto, HTTPError(str(exc), exc.status))
-        events = replay.events
-        if events:
-            labels = (("transport", "poll"),)
-            proto.ctx.metrics.inc("rawpush_messages_out_total", labels, len(events))
-        body = poll_answer(events, replay.last_id or cursor, replay.gap)
-        return respond(proto, 200, headers, body)
-    finally:
-        proto.set_kind("http")
+        if cursor is None:
+            latest = await hub.latest_id(channel)
+            replay = Replay()
+            cursor = latest if latest is not None else START_CURSOR
+        else:
+            replay = await _wait(ctx, channel, cursor, timeout)
+    except HubError as exc:
+        # An id that is not one of ours is the client's mistake (400);
+        # a closed hub or failing backplane is ours (503).
+        return Refusal(HTTPError(str(exc), exc.status))
+    events = replay.events
+    if events:
+        labels = (("transport", "poll"),)
+        ctx.metrics.inc("rawpush_messages_out_total", labels, len(events))
+    body = poll_answer(events, replay.last_id or cursor, replay.gap)
+    return Reply(200, headers, body)

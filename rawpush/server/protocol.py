@@ -1,10 +1,16 @@
-"""One TCP connection: the h11 request loop, its timers, and the hand-off
-to a WebSocket or SSE session.
+"""The HTTP/1.1 host: one TCP connection, its h11 request loop, its timers,
+and the hand-off to a session (``rawpush.server.host``).
 
 An ``asyncio.Protocol`` rather than streams: the transport's callbacks
 (``pause_writing``/``resume_writing``) are exactly the backpressure signal
 the subscriber queues need, and no task per connection is needed while a
 connection sits idle between requests.
+
+Routes answer with data (``rawpush.server.answers``) and this class carries
+it out: a ``Reply`` or ``Refusal`` is written through h11, a ``Deferred``
+runs as a task whose result is written when it completes, a ``Takeover``
+installs a session, which then talks to this connection only through the
+``Host`` operations.
 
 Timers (one handle at a time, as only one of them can apply):
 
@@ -20,14 +26,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Callable
 
+from rawpush.proto.chunked import LAST_CHUNK
 from rawpush.proto.errors import HTTPError, LocalProtocolError
-from rawpush.proto.http import HTTPConnection, Request
+from rawpush.proto.http import Headers, HTTPConnection, Request
 from rawpush.server import routes
-from rawpush.server.context import Context, Session, labels
-from rawpush.server.responses import error_response
+from rawpush.server.answers import Answer, Deferred, Refusal, Reply, Takeover
+from rawpush.server.context import Context
+from rawpush.server.host import Framing, Session
+from rawpush.server.metrics import labels
 
 logger = logging.getLogger("rawpush.server")
 
@@ -38,6 +46,8 @@ logger = logging.getLogger("rawpush.server")
 _LINGER = 2.0
 
 _BODY_503 = b'{"error":"too many connections"}'
+# Built without h11: no request was read, so h11 has nothing to answer, and
+# the refusal must cost nothing (it is what a connection storm gets).
 _RESPONSE_503 = (
     b"HTTP/1.1 503 Service Unavailable\r\n"
     b"Content-Type: application/json\r\n"
@@ -54,6 +64,7 @@ class HTTPProtocol(asyncio.Protocol):
         "_cancel_on_eof",
         "_closing",
         "_counted",
+        "_http10",
         "_labels",
         "_reading",
         "_task",
@@ -76,7 +87,8 @@ class HTTPProtocol(asyncio.Protocol):
         self.session: Session | None = None
         self.kind = "http"
         self._labels = labels("http")
-        self._task: asyncio.Task[bytes] | None = None
+        self._task: asyncio.Task[Reply | Refusal] | None = None
+        self._http10 = False  # the request being answered is HTTP/1.0
         self._cancel_on_eof = False
         self._timer: asyncio.TimerHandle | None = None
         self._reading = False  # bytes of a request are arriving
@@ -129,7 +141,7 @@ class HTTPProtocol(asyncio.Protocol):
             self._buffered += len(data)
             cfg = self.ctx.config
             if self._buffered > cfg.max_header_bytes + cfg.max_body_bytes:
-                self.transport_or_fail().pause_reading()
+                self.pause_reading()
             return
         if not self._reading:
             self._reading = True
@@ -176,17 +188,64 @@ class HTTPProtocol(asyncio.Protocol):
         if self.session is not None:
             self.session.resume_writing()
 
-    # -- helpers for routes and sessions -----------------------------------
-
-    def transport_or_fail(self) -> asyncio.Transport:
-        assert self.transport is not None
-        return self.transport
+    # -- the Host operations (rawpush.server.host) ------------------------
 
     def write(self, data: bytes) -> None:
         transport = self.transport
         if data and transport is not None and not transport.is_closing():
             self.bytes_out += len(data)
             transport.write(data)
+
+    def pause_reading(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
+
+    def open_stream(self, status: int, headers: Headers) -> Framing:
+        self._count_status(status)
+        self.write(self.http.start_stream(status, headers))
+        # h11 frames a body of unknown length with chunked coding over
+        # HTTP/1.1 and by the close over HTTP/1.0 (RFC 9112 section 6.3);
+        # from here on the session frames its own writes accordingly.
+        self._release_http()
+        return Framing.RAW if self._http10 else Framing.CHUNKED
+
+    def end_stream(self) -> None:
+        if not self._http10:
+            self.write(LAST_CHUNK)
+
+    def switch_protocols(self, headers: Headers) -> bytes:
+        self._count_status(101)
+        self.write(self.http.switch_protocols(headers))
+        trailing = self.http.trailing_data
+        self._release_http()
+        return trailing
+
+    def refuse(self, error: HTTPError) -> None:
+        self._count_status(error.status)
+        self.write(self.http.respond_error(error, close=True))
+        self.close()
+
+    def disconnect(self, reason: str) -> None:
+        self.ctx.metrics.inc("rawpush_disconnects_total", (("reason", reason),))
+
+    def close(self) -> None:
+        self._cancel_timer()
+        if self.transport is not None:
+            self.transport.close()
+
+    def abort(self) -> None:
+        self._cancel_timer()
+        if self.transport is not None:
+            self.transport.abort()
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> asyncio.TimerHandle:
+        return asyncio.get_running_loop().call_later(delay, callback)
+
+    # -- counters -------------------------------------------------------------------
 
     def set_kind(self, kind: str) -> None:
         """Count this connection under another transport in /metrics."""
@@ -215,29 +274,15 @@ class HTTPProtocol(asyncio.Protocol):
             metrics.inc("rawpush_messages_out_total", labels, self.messages_out)
             self.messages_out = 0
 
-    def disconnect(self, reason: str) -> None:
-        self.ctx.metrics.inc("rawpush_disconnects_total", (("reason", reason),))
-
-    def close(self) -> None:
-        self._cancel_timer()
-        if self.transport is not None:
-            self.transport.close()
-
-    def abort(self) -> None:
-        self._cancel_timer()
-        if self.transport is not None:
-            self.transport.abort()
-
-    def arm(self, delay: float, callback: Callable[[], None]) -> None:
-        self._arm(delay, callback)
-
-    def release_http(self) -> None:
+    def _release_http(self) -> None:
         """A session owns the connection for good (after a 101, or once an
         event stream's head is out): the HTTP parser and its state (~600 B
         per connection) are no longer needed. Every use of ``self.http``
         after this is a bug, and fails loudly (AttributeError)."""
-        assert self.session is not None
         del self.http
+
+    def _count_status(self, status: int) -> None:
+        self.ctx.metrics.inc("rawpush_http_responses_total", (("status", str(status)),))
 
     # -- the request loop ----------------------------------------------------
 
@@ -261,23 +306,33 @@ class HTTPProtocol(asyncio.Protocol):
             self._dispatch(request)
 
     def _dispatch(self, request: Request) -> None:
-        result = routes.dispatch(self, request)
-        if result is None:
-            return  # a session took the connection over
-        if isinstance(result, bytes):
-            self._finish(result)
-            return
-        coro, cancel_on_eof = result
-        self._start(coro, cancel_on_eof)
+        self._http10 = request.http_version == "1.0"
+        self._carry_out(routes.dispatch(self.ctx, request))
 
-    def _start(self, coro: Coroutine[Any, Any, bytes], cancel_on_eof: bool) -> None:
-        self._task = asyncio.ensure_future(coro)
-        self._cancel_on_eof = cancel_on_eof
-        self._task.add_done_callback(self._task_done)
+    def _carry_out(self, answer: Answer) -> None:
+        if isinstance(answer, Reply | Refusal):
+            self._finish(answer)
+        elif isinstance(answer, Deferred):
+            if answer.kind != self.kind:
+                self.set_kind(answer.kind)
+            self._task = asyncio.ensure_future(answer.answer)
+            self._cancel_on_eof = answer.cancel_on_eof
+            self._task.add_done_callback(self._task_done)
+        else:
+            self._install(answer)
 
-    def _task_done(self, task: asyncio.Task[bytes]) -> None:
+    def _install(self, takeover: Takeover) -> None:
+        # Only the host installs sessions: the route said what to build.
+        session = takeover.open(self)
+        self.session = session
+        self.set_kind(takeover.kind)
+        session.start()
+
+    def _task_done(self, task: asyncio.Task[Reply | Refusal]) -> None:
         self._task = None
         self._buffered = 0
+        if self.kind != "http" and self.session is None:
+            self.set_kind("http")  # between requests again
         if self.transport is None or self.transport.is_closing():
             return
         if task.cancelled():
@@ -293,8 +348,19 @@ class HTTPProtocol(asyncio.Protocol):
         if self._task is None and not self._closing and self.session is None:
             self._process()
 
-    def _finish(self, response: bytes) -> None:
-        self.write(response)
+    def _serialize(self, answer: Reply | Refusal) -> bytes:
+        http = self.http
+        if isinstance(answer, Refusal):
+            self._count_status(answer.error.status)
+            return http.respond_error(answer.error, close=answer.close)
+        self._count_status(answer.status)
+        if answer.stream_head:
+            # HEAD of a stream: the head GET would get, and no body.
+            return http.start_stream(answer.status, answer.headers) + http.end_stream()
+        return http.respond(answer.status, answer.headers, answer.body)
+
+    def _finish(self, answer: Reply | Refusal) -> None:
+        self.write(self._serialize(answer))
         if self.http.should_close or self.ctx.draining:
             self._closing = True
             self.close()
@@ -304,12 +370,13 @@ class HTTPProtocol(asyncio.Protocol):
     def _respond_and_linger(self, error: HTTPError) -> None:
         # LocalProtocolError: a response was already under way; add nothing.
         with contextlib.suppress(LocalProtocolError):
-            self.write(error_response(self, error, close=True))
+            self.write(self._serialize(Refusal(error, close=True)))
         self._linger()
 
     def _linger(self) -> None:
         self._closing = True
-        transport = self.transport_or_fail()
+        transport = self.transport
+        assert transport is not None
         if transport.can_write_eof():
             transport.write_eof()
             self._arm(_LINGER, self.close)

@@ -1,44 +1,30 @@
-"""Which request goes where, and the short answers (DESIGN.md "Contracts").
+"""Which request goes where, and the short answers.
 
-``dispatch`` returns what the connection should do next:
+``dispatch`` maps a request to an ``Answer`` (``rawpush.server.answers``)
+using the transport registry; it never writes bytes and never sees the
+host, so every host routes the same way.
 
-- ``bytes``: a complete response to write (keep-alive continues);
-- ``(coroutine, cancel_on_eof)``: an answer that needs the hub (publish,
-  long poll); the connection writes its result when it completes, and
-  cancels it if the client goes away and ``cancel_on_eof`` is set;
-- ``None``: a session (WebSocket, SSE) took the connection over.
-
-Choices where the design is silent: ``HEAD`` is answered for ``/``,
-``/healthz``, ``/metrics`` and ``/sse/…`` (headers only, no subscription);
-a channel name the hub refuses is 400 whatever the method; a wrong method
-is 405 with ``Allow`` (RFC 9110 section 15.5.6); a preflight from an origin
-outside ``allowed_origins`` is 403.
+Choices where the protocols are silent: routing reads the raw path, never
+a percent-decoded one, so ``/publish%2Fa`` is not ``/publish/a`` (RFC 3986
+section 2.2: an encoded ``/`` is data, not a separator), and channel names
+(1-128 characters of ``[A-Za-z0-9._:-]``) never need decoding; ``HEAD`` is
+answered for ``/``, ``/healthz``, ``/metrics`` and ``/sse/…`` (headers
+only, no subscription); a channel name the hub refuses is 400 whatever the
+method; a wrong method is 405 with ``Allow`` (RFC 9110 section 15.5.6); a
+preflight from an origin outside ``allowed_origins`` is 403.
 """
 
 from __future__ import annotations
 
-import hmac
-from typing import TYPE_CHECKING
-
 from rawpush.hub import HubError, validate_channel
 from rawpush.proto.errors import HTTPError
 from rawpush.proto.http import Request
-from rawpush.server import poll, sse_session, ws_session
-from rawpush.server.responses import Answer, cors, error_response, respond
+from rawpush.server.answers import Answer, Refusal, Reply
+from rawpush.server.context import Context
+from rawpush.server.responses import cors
+from rawpush.server.transports import ECHO, REGISTRY, Transport
 
-if TYPE_CHECKING:
-    from rawpush.server.protocol import HTTPProtocol
-
-_PREFIXES = ("/ws/", "/sse/", "/poll/", "/publish/")
-_ALLOW = {
-    "/": "GET, HEAD",
-    "/healthz": "GET, HEAD",
-    "/metrics": "GET, HEAD",
-    "/ws/": "GET",
-    "/sse/": "GET, HEAD, OPTIONS",
-    "/poll/": "GET, OPTIONS",
-    "/publish/": "POST, OPTIONS",
-}
+_PAGE_METHODS = ("GET", "HEAD")
 _METRICS_TYPE = ("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 _HTML_TYPE = ("Content-Type", "text/html; charset=utf-8")
 _NO_STORE = ("Cache-Control", "no-store")
@@ -47,114 +33,66 @@ _NO_STORE = ("Cache-Control", "no-store")
 _PREFLIGHT_HEADERS = "Authorization, Content-Type, Last-Event-ID"
 
 
-def _route(path: str) -> tuple[str, str | None] | None:
-    if path in ("/", "/healthz", "/metrics"):
-        return path, None
-    for prefix in _PREFIXES:
-        if path.startswith(prefix):
-            return prefix, path[len(prefix) :]
+def _page(ctx: Context, path: str) -> Reply:
+    if path == "/":
+        return Reply(200, [_HTML_TYPE], ctx.index_html)
+    if path == "/healthz":
+        if ctx.draining:
+            return Reply(503, [_NO_STORE], b"draining\n")
+        return Reply(200, [_NO_STORE], b"ok\n")
+    text = ctx.metrics.render().encode("utf-8")
+    return Reply(200, [_METRICS_TYPE, _NO_STORE], text)
+
+
+def _find(ctx: Context, path: str) -> tuple[Transport, str] | None:
+    if ctx.echo_only:
+        return ECHO, ""  # ``rawpush echo``: every target is the echo
+    for transport in REGISTRY:
+        if path.startswith(transport.path) and transport.takes_channel:
+            return transport, path[len(transport.path) :]
+    if ctx.config.ws_echo and path == ECHO.path:
+        return ECHO, ""
     return None
 
 
-def dispatch(proto: HTTPProtocol, request: Request) -> Answer:
-    route = _route(request.path)
-    if route is None:
-        return error_response(proto, HTTPError(f"no route for {request.path!r}", 404))
-    prefix, channel = route
-    allow = _ALLOW[prefix]
+def _not_allowed(method: str, methods: tuple[str, ...]) -> Refusal:
+    allow = ", ".join(methods)
+    return Refusal(HTTPError(f"{method} not allowed here", 405, (("Allow", allow),)))
+
+
+def dispatch(ctx: Context, request: Request) -> Answer:
+    path = request.path
     method = request.method
-    if method not in allow.split(", "):
-        return error_response(
-            proto, HTTPError(f"{method} not allowed here", 405, (("Allow", allow),))
-        )
-    if channel is not None:
-        try:
-            validate_channel(channel)
-        except HubError as exc:
-            return error_response(proto, HTTPError(str(exc), 400))
+    if path in ("/", "/healthz", "/metrics") and not ctx.echo_only:
+        if method not in _PAGE_METHODS:
+            return _not_allowed(method, _PAGE_METHODS)
+        return _page(ctx, path)
+    found = _find(ctx, path)
+    if found is None:
+        return Refusal(HTTPError(f"no route for {path!r}", 404))
+    transport, channel = found
+    if method not in transport.methods:
+        return _not_allowed(method, transport.methods)
     try:
-        return _handle(proto, request, prefix, channel or "")
+        if transport.takes_channel:
+            try:
+                validate_channel(channel)
+            except HubError as exc:
+                raise HTTPError(str(exc), 400) from None
+        if method == "OPTIONS":
+            return _preflight(ctx, request, transport.methods)
+        return transport.start(ctx, request, channel)
     except HTTPError as exc:
-        return error_response(proto, exc)
+        return Refusal(exc)
 
 
-def _handle(proto: HTTPProtocol, request: Request, prefix: str, channel: str) -> Answer:
-    if request.method == "OPTIONS":
-        return _preflight(proto, request, _ALLOW[prefix])
-    if prefix == "/ws/":
-        return ws_session.start(proto, request, channel)
-    if prefix == "/sse/":
-        return sse_session.start(proto, request, channel)
-    if prefix == "/poll/":
-        return poll.start(proto, request, channel)
-    if prefix == "/publish/":
-        return _publish(proto, request, channel), False
-    ctx = proto.ctx
-    if prefix == "/":
-        return respond(proto, 200, [_HTML_TYPE], ctx.index_html)
-    if prefix == "/healthz":
-        if ctx.draining:
-            return respond(proto, 503, [_NO_STORE], b"draining\n")
-        return respond(proto, 200, [_NO_STORE], b"ok\n")
-    text = ctx.metrics.render().encode("utf-8")
-    return respond(proto, 200, [_METRICS_TYPE, _NO_STORE], text)
-
-
-def _preflight(proto: HTTPProtocol, request: Request, allow: str) -> bytes:
-    headers = cors(proto, request)
+def _preflight(ctx: Context, request: Request, methods: tuple[str, ...]) -> Reply:
+    headers = cors(ctx, request)
     if headers is None:
         raise HTTPError("origin not allowed", 403)
     headers += [
-        ("Access-Control-Allow-Methods", allow),
+        ("Access-Control-Allow-Methods", ", ".join(methods)),
         ("Access-Control-Allow-Headers", _PREFLIGHT_HEADERS),
         ("Access-Control-Max-Age", "600"),
     ]
-    return respond(proto, 204, headers)
-
-
-def check_token(proto: HTTPProtocol, request: Request) -> None:
-    token = proto.ctx.config.publish_token
-    if token is None:
-        return
-    given = request.header("authorization") or ""
-    scheme, _, value = given.partition(" ")
-    # Constant-time: the comparison must not reveal how much of a guess
-    # was right (RFC 6750 section 5.3 on token guessing).
-    ok = hmac.compare_digest(value.strip().encode("latin-1"), token.encode("utf-8"))
-    if scheme.lower() != "bearer" or not ok:
-        raise HTTPError(
-            "publish needs Authorization: Bearer <token>",
-            401,
-            (("WWW-Authenticate", 'Bearer realm="rawpush"'),),
-        )
-
-
-async def _publish(proto: HTTPProtocol, request: Request, channel: str) -> bytes:
-    try:
-        cors_headers = cors(proto, request)
-        if cors_headers is None:
-            raise HTTPError("origin not allowed", 403)
-        check_token(proto, request)
-        try:
-            data = request.body.decode("utf-8")
-        except UnicodeDecodeError:
-            raise HTTPError("body is not UTF-8", 400) from None
-        try:
-            # Awaits every local listener under the block policy: a full
-            # subscriber slows this publisher, by design.
-            item = await proto.ctx.hub.publish(channel, data, request.query.get("event"))
-        except HubError as exc:
-            # 400 for a bad event name, 503 when the hub or backplane refuses.
-            raise HTTPError(str(exc), exc.status) from None
-        except OSError as exc:  # TimeoutError included
-            # A backplane that cannot reach its store (Redis down): the
-            # event was not accepted, and the client may retry.
-            raise HTTPError(f"backplane unavailable: {exc}", 503) from None
-    except HTTPError as exc:
-        return error_response(proto, exc)
-    metrics = proto.ctx.metrics
-    metrics.inc("rawpush_published_total")
-    metrics.inc("rawpush_messages_in_total", (("transport", "http"),))
-    body = b'{"id":"%b"}' % item.id.encode("ascii")
-    headers = [("Content-Type", "application/json"), _NO_STORE, *cors_headers]
-    return respond(proto, 200, headers, body)
+    return Reply(204, headers)

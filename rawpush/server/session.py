@@ -22,56 +22,55 @@ drain look like on its wire, and what it does with bytes from the client.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import Any
 
 from rawpush.hub import HubError, HubEvent, Subscription
 from rawpush.proto.errors import HTTPError
+from rawpush.proto.http import Headers
+from rawpush.server.host import Host
 from rawpush.server.metrics import Labels
 from rawpush.server.outbox import Outbox
-from rawpush.server.responses import error_response
-
-if TYPE_CHECKING:
-    from rawpush.server.protocol import HTTPProtocol
-
-Headers = list[tuple[str, str]]
 
 
 class StreamSession:
     #: the transport as labelled in /metrics
     transport_name: str
     _labels: Labels
-    #: the status of the head that opens the stream (counted in /metrics)
-    _status: str
 
     # Slots: one session lives as long as each subscriber connection.
     __slots__ = (
         "_encoded_key",
         "_ended",
+        "_head",
         "_live",
         "_opened",
         "_paused",
         "_task",
         "channel",
+        "host",
         "last_id",
         "outbox",
-        "proto",
         "sub",
     )
 
     def __init__(
         self,
-        proto: HTTPProtocol,
+        host: Host,
         channel: str,
         last_id: str | None,
-        gap_notice: bytes,
+        head: Headers,
+        *,
+        gap_notice: Any,
         encoded_key: str,
     ) -> None:
-        cfg = proto.ctx.config
-        self.proto = proto
+        cfg = host.ctx.config
+        self.host = host
         self.channel = channel
         self.last_id = last_id
-        self.outbox = Outbox(
-            proto.write,
+        #: the response head, until it goes out (then garbage)
+        self._head: Headers | None = head
+        self.outbox: Outbox[Any] = Outbox(
+            self._write,
             max_bytes=cfg.queue_max_bytes,
             max_messages=cfg.queue_max_messages,
             policy=cfg.overflow,
@@ -95,7 +94,11 @@ class StreamSession:
         """Write the response head that opens the stream."""
         raise NotImplementedError
 
-    def _encode(self, event: HubEvent) -> bytes:
+    def _write(self, data: Any) -> None:
+        """Where the outbox writes an event's shared form (bytes here)."""
+        self.host.write(data)
+
+    def _encode(self, event: HubEvent) -> Any:
         """The shared wire bytes of ``event``, cached in ``event.encoded``
         under ``encoded_key`` (see ``encoding``)."""
         raise NotImplementedError
@@ -124,9 +127,11 @@ class StreamSession:
 
     # -- opening ------------------------------------------------------------
 
-    def begin(self, head: Headers) -> None:
+    def start(self) -> None:
         # Live events that arrive while we subscribe wait until the head is out.
         self.outbox.pause()
+        head, self._head = self._head, None
+        assert head is not None, "started twice"
         self._task = asyncio.ensure_future(self._open(head))
 
     async def _open(self, head: Headers) -> None:
@@ -140,18 +145,18 @@ class StreamSession:
             self._task = None
 
     async def _subscribe_and_start(self, head: Headers) -> None:
-        proto = self.proto
+        host = self.host
         try:
-            sub = await proto.ctx.hub.subscribe(self.channel, self._deliver, self.last_id)
+            sub = await host.ctx.hub.subscribe(self.channel, self._deliver, self.last_id)
         except HubError as exc:
-            proto.write(error_response(proto, HTTPError(str(exc), exc.status), close=True))
-            self._end(abort=False)
+            self._ended = True
+            self._teardown()
+            host.refuse(HTTPError(str(exc), exc.status))
             return
         self.sub = sub
         if self._ended:
             sub.close()
             return
-        proto.ctx.metrics.inc("rawpush_http_responses_total", (("status", self._status),))
         self._send_head(head)
         self._opened = True
         outbox = self.outbox
@@ -178,10 +183,10 @@ class StreamSession:
             data = outbox.gap_notice if event.gap else self._encode(event)
         dropped = outbox.dropped
         waiter = outbox.put(data)
-        proto = self.proto
-        proto.messages_out += 1
+        host = self.host
+        host.messages_out += 1
         if outbox.dropped != dropped:
-            proto.ctx.metrics.inc("rawpush_dropped_total", self._labels, outbox.dropped - dropped)
+            host.ctx.metrics.inc("rawpush_dropped_total", self._labels, outbox.dropped - dropped)
         return waiter
 
     # -- backpressure -----------------------------------------------------------
@@ -203,7 +208,7 @@ class StreamSession:
         transport asks (DESIGN.md "Drain")."""
         if self._ended:
             return
-        self.proto.disconnect("drain")
+        self.host.disconnect("drain")
         if not self._opened:
             self._end(abort=False)
             return
@@ -222,9 +227,9 @@ class StreamSession:
         self._ended = True
         self._teardown()
         if abort:
-            self.proto.abort()
+            self.host.abort()
         else:
-            self.proto.close()
+            self.host.close()
 
     def _teardown(self) -> None:
         if self.sub is not None:

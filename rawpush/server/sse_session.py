@@ -17,37 +17,32 @@ resume for ``write_stall_timeout`` and the stream is ended (DESIGN.md
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
 
 from rawpush.hub import HubError, HubEvent, parse_id
+from rawpush.proto.chunked import chunk
 from rawpush.proto.errors import HTTPError
-from rawpush.proto.http import Request
+from rawpush.proto.http import Headers, Request
 from rawpush.proto.http_sse import resume_id, sse_headers
 from rawpush.proto.sse import encode_comment
-from rawpush.server.context import labels
+from rawpush.server.answers import Answer, Reply, Takeover
+from rawpush.server.context import Context
 from rawpush.server.encoding import (
     SSE_GAP,
     SSE_GAP_RAW,
     SSE_KEY,
     SSE_RAW_KEY,
-    chunk,
     sse_event,
 )
-from rawpush.server.responses import Answer, cors, respond
+from rawpush.server.host import Framing, Host
+from rawpush.server.metrics import labels
+from rawpush.server.responses import cors
 from rawpush.server.session import StreamSession
 
-if TYPE_CHECKING:
-    from rawpush.server.protocol import HTTPProtocol
-
 _HEARTBEAT = encode_comment()
-# The end of a stream's body: the last chunk, or nothing when the close
-# delimits it (HTTP/1.0); what h11's end_stream() would say, known without
-# keeping h11 around for the whole stream.
-_END_CHUNKED = b"0\r\n\r\n"
 
 
-def start(proto: HTTPProtocol, request: Request, channel: str) -> Answer:
-    cors_headers = cors(proto, request)
+def start(ctx: Context, request: Request, channel: str) -> Answer:
+    cors_headers = cors(ctx, request)
     if cors_headers is None:
         raise HTTPError("origin not allowed", 403)
     last_id = resume_id(request)
@@ -58,31 +53,19 @@ def start(proto: HTTPProtocol, request: Request, channel: str) -> Answer:
             raise HTTPError(str(exc), 400) from None
     headers = sse_headers(cors_headers)
     if request.method == "HEAD":
-        return respond(proto, 200, headers)
-    # h11 frames a body of unknown length with chunked coding over HTTP/1.1
-    # and by closing the connection over HTTP/1.0 (RFC 9112 section 6.3).
-    chunked = request.http_version != "1.0"
-    session = SSESession(proto, channel, last_id, chunked)
-    proto.session = session
-    proto.set_kind("sse")
-    session.begin(headers)
-    return None
+        return Reply(200, headers, stream_head=True)
+    return Takeover("sse", lambda host: SSESession(host, channel, last_id, headers))
 
 
 class SSESession(StreamSession):
     transport_name = "sse"
     _labels = labels("sse")
-    _status = "200"
     __slots__ = ("_beat", "_stall", "chunked")
 
-    def __init__(
-        self, proto: HTTPProtocol, channel: str, last_id: str | None, chunked: bool
-    ) -> None:
-        if chunked:
-            super().__init__(proto, channel, last_id, SSE_GAP, SSE_KEY)
-        else:
-            super().__init__(proto, channel, last_id, SSE_GAP_RAW, SSE_RAW_KEY)
-        self.chunked = chunked
+    def __init__(self, host: Host, channel: str, last_id: str | None, head: Headers) -> None:
+        # Chunked until the host says otherwise (HTTP/1.0, HTTP/2) in _send_head.
+        super().__init__(host, channel, last_id, head, gap_notice=SSE_GAP, encoded_key=SSE_KEY)
+        self.chunked = True
         self._beat: asyncio.TimerHandle | None = None
         self._stall: asyncio.TimerHandle | None = None
 
@@ -91,11 +74,13 @@ class SSESession(StreamSession):
 
     # -- hooks of StreamSession ---------------------------------------------------
 
-    def _send_head(self, head: list[tuple[str, str]]) -> None:
-        proto = self.proto
-        proto.write(proto.http.start_stream(200, head))
-        # From here on the body is ours, framed by _frame (and _END_CHUNKED).
-        proto.release_http()
+    def _send_head(self, head: Headers) -> None:
+        if self.host.open_stream(200, head) is Framing.RAW:
+            # The host frames (or the close delimits) the body itself: share
+            # the unframed form of each event instead.
+            self.chunked = False
+            self._encoded_key = SSE_RAW_KEY
+            self.outbox.gap_notice = SSE_GAP_RAW
 
     def _encode(self, event: HubEvent) -> bytes:
         return sse_event(event, self.chunked)
@@ -106,18 +91,16 @@ class SSESession(StreamSession):
     def _overflow(self) -> None:
         # The socket's buffer is already full of what this client did not
         # read: a graceful end would wait on the same reader, so abort.
-        self.proto.disconnect("overflow")
+        self.host.disconnect("overflow")
         self._end(abort=True)
 
     def _drained(self) -> None:
         # A ``retry:`` hint so EventSource reconnects (to another node, or
         # this one restarted) in ``drain_retry_ms``, then the end of the body.
-        retry = b"retry: %d\n\n" % self.proto.ctx.config.drain_retry_ms
-        self.proto.write(self._frame(retry))
-        if self.chunked:
-            self.proto.write(_END_CHUNKED)
+        retry = b"retry: %d\n\n" % self.host.ctx.config.drain_retry_ms
+        self.host.write(self._frame(retry))
+        self.host.end_stream()
         self._end(abort=False)
-
     def _cancel_timers(self) -> None:
         for timer in (self._beat, self._stall):
             if timer is not None:
@@ -134,15 +117,15 @@ class SSESession(StreamSession):
     # -- heartbeat ----------------------------------------------------------------
 
     def _arm_heartbeat(self) -> None:
-        interval = self.proto.ctx.config.sse_heartbeat_interval
-        self._beat = asyncio.get_running_loop().call_later(interval, self._heartbeat)
+        interval = self.host.ctx.config.sse_heartbeat_interval
+        self._beat = self.host.call_later(interval, self._heartbeat)
 
     def _heartbeat(self) -> None:
         outbox = self.outbox
         # Skipped while events wait: they keep the stream alive themselves,
         # and a paused socket is the stall timer's business.
         if not outbox.paused and not len(outbox):
-            self.proto.write(self._frame(_HEARTBEAT))
+            self.host.write(self._frame(_HEARTBEAT))
         self._arm_heartbeat()
 
     # -- a reader that reads nothing ------------------------------------------------
@@ -150,8 +133,8 @@ class SSESession(StreamSession):
     def pause_writing(self) -> None:
         super().pause_writing()
         if self._stall is None:
-            timeout = self.proto.ctx.config.write_stall_timeout
-            self._stall = asyncio.get_running_loop().call_later(timeout, self._stalled)
+            timeout = self.host.ctx.config.write_stall_timeout
+            self._stall = self.host.call_later(timeout, self._stalled)
 
     def resume_writing(self) -> None:
         if self._stall is not None:
@@ -161,5 +144,5 @@ class SSESession(StreamSession):
 
     def _stalled(self) -> None:
         self._stall = None
-        self.proto.disconnect("write_stall")
+        self.host.disconnect("write_stall")
         self._end(abort=True)

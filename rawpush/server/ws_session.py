@@ -1,22 +1,31 @@
-"""``GET /ws/{channel}``: one WebSocket subscriber (and publisher).
+"""``GET /ws/{channel}``: one WebSocket subscriber (and publisher), and the
+one WebSocket driver every WebSocket route runs (``ws_echo`` is a variant).
 
 After the handshake (checked by ``rawpush.proto.ws.handshake``) the bytes
-belong to the sans-IO ``ServerConnection``, starting with h11's trailing
-data (RFC 9110 section 7.8: never drop what followed the request).
+belong to the sans-IO ``ServerConnection``, starting with the bytes that
+followed the request (RFC 9110 section 7.8: never drop them).
 
 - The subscription and the outbox are ``StreamSession``'s, as for SSE:
   the hub subscription is made before the 101 goes out, so a client that
   sees the connection open is already subscribed.
-- Each event goes out as the shared, pre-encoded text frame
-  ``{"id","event","data"}``; a gap as ``{"gap": true}``.
+- Each event is a text frame ``{"id","event","data"}`` prepared once and
+  shared by every subscriber; each send still runs the core's state table
+  (``send_prepared``), and with permessage-deflate (RFC 7692, negotiated
+  when ``compression="deflate"``) is compressed in this connection's own
+  context, in queue order. A gap is ``{"gap":true}``.
+- Input is pulled one event at a time (``next_event``), so whatever this
+  session sends in answer to a message goes out after the core's replies
+  to the frames before it (a Pong for a Ping that arrived between two
+  fragments precedes the echo of that message, RFC 6455 section 5.5.3)
+  and before the Close echo of a Close that followed it.
 - A text message from the client is published to the channel, in order.
-  A binary message has no meaning here: close 1003 (RFC 6455 7.4.1).
+  A binary message has no meaning here: close 1003 (section 7.4.1).
 - Heartbeat: a Ping every ``ws_ping_interval``; no Pong within
   ``ws_ping_timeout`` closes with 1011. Pongs are read by this session
-  itself, whatever the application does (DESIGN.md "Heartbeat").
+  itself, whatever the application does.
 - Closing: after our Close, the peer has ``close_timeout`` to answer
-  before the TCP connection is aborted; the server closes TCP as soon as
-  the handshake is done (section 7.1.1). A protocol error fails the
+  before the connection is aborted; the server ends TCP as soon as the
+  handshake is done (section 7.1.1). A protocol error fails the
   connection with the core's code (section 7.1.7).
 """
 
@@ -24,15 +33,18 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import TYPE_CHECKING
 
 from rawpush.hub import HubError, HubEvent, parse_id
-from rawpush.proto.errors import HandshakeError, HTTPError, WebSocketError
-from rawpush.proto.http import Request
-from rawpush.proto.ws.handshake import accept_headers, check_request
-from rawpush.server.context import labels
+from rawpush.proto.errors import HandshakeError, HTTPError, WebSocketError, WebSocketLocalError
+from rawpush.proto.http import Headers, Request
+from rawpush.proto.ws.deflate import DeflateParams, PerMessageDeflate, deflate_response
+from rawpush.proto.ws.frames import PreparedFrame
+from rawpush.proto.ws.handshake import HandshakeRequest, accept_headers, check_request
+from rawpush.server.answers import Answer, Refusal, Takeover
+from rawpush.server.context import Context
 from rawpush.server.encoding import WS_GAP, WS_KEY, ws_frame
-from rawpush.server.responses import Answer, error_response
+from rawpush.server.host import Host
+from rawpush.server.metrics import labels
 from rawpush.server.session import StreamSession
 from rawpush.ws import (
     Binary,
@@ -45,17 +57,18 @@ from rawpush.ws import (
     Text,
 )
 
-if TYPE_CHECKING:
-    from rawpush.server.protocol import HTTPProtocol
-
 #: messages from one client waiting to be published before reading pauses
 _INBOX_LIMIT = 16
 
 
-def start(proto: HTTPProtocol, request: Request, channel: str) -> Answer:
-    cfg = proto.ctx.config
+def handshake(
+    ctx: Context, request: Request
+) -> tuple[HandshakeRequest, list[tuple[str, str]], PerMessageDeflate | None] | Refusal:
+    """Check the opening handshake (section 4.2.1) and negotiate the
+    extension; the 101's headers, or the refusal to answer with."""
+    cfg = ctx.config
     try:
-        handshake = check_request(
+        found = check_request(
             request.method,
             request.http_version,
             request.headers,
@@ -63,26 +76,35 @@ def start(proto: HTTPProtocol, request: Request, channel: str) -> Answer:
             allowed_origins=cfg.allowed_origins,
         )
     except HandshakeError as exc:
-        return error_response(proto, exc)
+        return Refusal(exc)
+    headers = accept_headers(found)
+    extension = None
+    if cfg.compression == "deflate":
+        params = DeflateParams(max_message_size=cfg.max_message_size)
+        chosen = deflate_response(found.extensions, params)
+        if chosen is not None:
+            headers.append(("Sec-WebSocket-Extensions", chosen[0]))
+            extension = chosen[1]
+    return found, headers, extension
+
+
+def start(ctx: Context, request: Request, channel: str) -> Answer:
+    shaken = handshake(ctx, request)
+    if isinstance(shaken, Refusal):
+        return shaken
+    _, head, extension = shaken
     last_id = request.query.get("lastEventId") or None
     if last_id is not None:
         try:
             parse_id(last_id)
         except HubError as exc:
             raise HTTPError(str(exc), 400) from None
-    session = WSSession(proto, channel, last_id)
-    proto.session = session
-    proto.set_kind("ws")
-    # Only the 101's headers are needed from the handshake (the request's
-    # headers are garbage once they are built).
-    session.begin(accept_headers(handshake))
-    return None
+    return Takeover("ws", lambda host: WSSession(host, channel, last_id, head, extension))
 
 
 class WSSession(StreamSession):
     transport_name = "ws"
     _labels = labels("ws")
-    _status = "101"
     __slots__ = (
         "_closer",
         "_early",
@@ -94,9 +116,16 @@ class WSSession(StreamSession):
         "conn",
     )
 
-    def __init__(self, proto: HTTPProtocol, channel: str, last_id: str | None) -> None:
-        super().__init__(proto, channel, last_id, WS_GAP, WS_KEY)
-        self.conn = ServerConnection(proto.ctx.ws_config)
+    def __init__(
+        self,
+        host: Host,
+        channel: str,
+        last_id: str | None,
+        head: Headers,
+        extension: PerMessageDeflate | None = None,
+    ) -> None:
+        super().__init__(host, channel, last_id, head, gap_notice=WS_GAP, encoded_key=WS_KEY)
+        self.conn = ServerConnection(host.ctx.ws_config, extension=extension)
         self._publisher: asyncio.Task[None] | None = None
         # Made on first use (an empty deque is ~760 B; most subscribers
         # never publish).
@@ -109,18 +138,23 @@ class WSSession(StreamSession):
 
     # -- hooks of StreamSession ---------------------------------------------------
 
-    def _send_head(self, head: list[tuple[str, str]]) -> None:
-        proto = self.proto
-        proto.write(proto.http.switch_protocols(head))
+    def _send_head(self, head: Headers) -> None:
         # The bytes after the request are the first of the WebSocket
         # stream, ahead of any that arrived while we subscribed.
-        trailing = proto.http.trailing_data
+        trailing = self.host.switch_protocols(head)
         if trailing:
             self._early = trailing if self._early is None else trailing + self._early
-        proto.release_http()
 
-    def _encode(self, event: HubEvent) -> bytes:
+    def _encode(self, event: HubEvent) -> PreparedFrame:
         return ws_frame(event)
+
+    def _write(self, data: PreparedFrame) -> None:
+        conn = self.conn
+        try:
+            conn.send_prepared(data)
+        except WebSocketLocalError:
+            return  # closing: no data frame may follow our Close (5.5.1)
+        self.host.write(conn.data_to_send())
 
     def _started(self) -> None:
         self._arm_ping()
@@ -131,7 +165,7 @@ class WSSession(StreamSession):
 
     def _overflow(self) -> None:
         # RFC 6455 7.4.1: 1008 is "a message that violates its policy".
-        self.proto.disconnect("overflow")
+        self.host.disconnect("overflow")
         self.close(CloseCode.POLICY_VIOLATION, "subscriber too slow")
 
     def _drained(self) -> None:
@@ -146,7 +180,7 @@ class WSSession(StreamSession):
     def _flush(self) -> None:
         # Control frames (Pong, Close) go straight to the transport, ahead
         # of queued data: they are tiny and the peer needs them now.
-        self.proto.write(self.conn.data_to_send())
+        self.host.write(self.conn.data_to_send())
 
     # -- receiving --------------------------------------------------------------
 
@@ -155,37 +189,46 @@ class WSSession(StreamSession):
             return
         if not self._opened:
             self._early = data if self._early is None else self._early + data
-            if len(self._early) > self.proto.ctx.config.max_frame_size:
+            if len(self._early) > self.host.ctx.config.max_frame_size:
                 self._end(abort=True)
             return
+        conn = self.conn
+        conn.feed(data)
         try:
-            self.conn.receive_data(data)
+            while (event := conn.next_event()) is not None:
+                # Whatever the core just did (a Close received) shows in its
+                # state; the per-event delivery path reads this flag instead.
+                self._live = conn.state is State.OPEN
+                self._on_event(event)
         except WebSocketError:
-            self.proto.disconnect("protocol_error")
-            self._handle(self.conn.events())
+            self._live = False
+            self.host.disconnect("protocol_error")
             self._flush()  # the Close frame carrying the core's code
             self._end(abort=False)
             return
-        self._handle(self.conn.events())
         self._flush()
-        if self.conn.should_close:
+        if conn.should_close:
             self._end(abort=False)
 
-    def _handle(self, events: list[Event]) -> None:
-        # Whatever the core just did (a Close received, a failure) shows in
-        # its state; the per-event path reads this flag instead.
-        self._live = self.conn.state is State.OPEN
-        for event in events:
-            if isinstance(event, Text):
-                self.proto.messages_in += 1
-                if self._live:
-                    self._publish(event.data)
-            elif isinstance(event, Pong):
-                self._got_pong()
-            elif isinstance(event, Binary):
-                self.close(CloseCode.UNSUPPORTED_DATA, "binary messages are not supported")
-            elif isinstance(event, Close) and event.code != CloseCode.ABNORMAL_CLOSURE:
-                self.proto.disconnect("peer_close")
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, Text):
+            self.host.messages_in += 1
+            if self._live:
+                self._on_text(event.data)
+        elif isinstance(event, Binary):
+            self.host.messages_in += 1
+            if self._live:
+                self._on_binary(event.data)
+        elif isinstance(event, Pong):
+            self._got_pong()
+        elif isinstance(event, Close) and event.code != CloseCode.ABNORMAL_CLOSURE:
+            self.host.disconnect("peer_close")
+
+    def _on_text(self, text: str) -> None:
+        self._publish(text)
+
+    def _on_binary(self, data: bytes) -> None:
+        self.close(CloseCode.UNSUPPORTED_DATA, "binary messages are not supported")
 
     def _publish(self, text: str) -> None:
         inbox = self._inbox
@@ -196,12 +239,12 @@ class WSSession(StreamSession):
             # The hub (block policy) holds this publisher: stop reading
             # rather than queue without bound.
             self._reading_paused = True
-            self.proto.transport_or_fail().pause_reading()
+            self.host.pause_reading()
         if self._publisher is None:
             self._publisher = asyncio.ensure_future(self._publish_all())
 
     async def _publish_all(self) -> None:
-        hub = self.proto.ctx.hub
+        hub = self.host.ctx.hub
         inbox = self._inbox
         assert inbox is not None
         try:
@@ -214,25 +257,30 @@ class WSSession(StreamSession):
                     inbox.clear()
                     self.close(CloseCode.TRY_AGAIN_LATER, "the hub refused the message")
                     return
-                self.proto.ctx.metrics.inc("rawpush_published_total")
+                self.host.ctx.metrics.inc("rawpush_published_total")
                 if self._reading_paused and len(inbox) < _INBOX_LIMIT // 2:
                     self._reading_paused = False
                     if not self._ended:
-                        self.proto.transport_or_fail().resume_reading()
+                        self.host.resume_reading()
         finally:
             self._publisher = None
             self._inbox = None  # empty now: back to the idle footprint
 
     def eof_received(self) -> None:
-        self.conn.receive_eof()
-        self._handle(self.conn.events())
+        conn = self.conn
+        conn.receive_eof()
+        try:
+            while (event := conn.next_event()) is not None:
+                self._on_event(event)
+        except WebSocketError:
+            pass  # the connection is over either way
         self._end(abort=False)
 
     # -- heartbeat ----------------------------------------------------------------
 
     def _arm_ping(self) -> None:
-        interval = self.proto.ctx.config.ws_ping_interval
-        self._ping = asyncio.get_running_loop().call_later(interval, self._send_ping)
+        interval = self.host.ctx.config.ws_ping_interval
+        self._ping = self.host.call_later(interval, self._send_ping)
 
     def _send_ping(self) -> None:
         self._ping = None
@@ -240,8 +288,8 @@ class WSSession(StreamSession):
             return
         self.conn.send_ping(b"rawpush")
         self._flush()
-        timeout = self.proto.ctx.config.ws_ping_timeout
-        self._pong = asyncio.get_running_loop().call_later(timeout, self._pong_missing)
+        timeout = self.host.ctx.config.ws_ping_timeout
+        self._pong = self.host.call_later(timeout, self._pong_missing)
 
     def _got_pong(self) -> None:
         # Any Pong proves the peer alive (section 5.5.3 allows unsolicited
@@ -253,7 +301,7 @@ class WSSession(StreamSession):
 
     def _pong_missing(self) -> None:
         self._pong = None
-        self.proto.disconnect("ping_timeout")
+        self.host.disconnect("ping_timeout")
         self.close(CloseCode.INTERNAL_ERROR, "no pong")
 
     # -- closing --------------------------------------------------------------------
@@ -268,10 +316,10 @@ class WSSession(StreamSession):
         self.conn.send_close(code, reason)
         self._live = False
         self._flush()
-        timeout = self.proto.ctx.config.close_timeout
-        self._closer = asyncio.get_running_loop().call_later(timeout, self._close_timeout)
+        timeout = self.host.ctx.config.close_timeout
+        self._closer = self.host.call_later(timeout, self._close_timeout)
 
     def _close_timeout(self) -> None:
         self._closer = None
-        self.proto.disconnect("close_timeout")
+        self.host.disconnect("close_timeout")
         self._end(abort=True)

@@ -14,6 +14,7 @@ import h11
 
 from rawpush.proto.ws.handshake_client import ClientHandshake
 from rawpush.server.app import Server
+from rawpush.server.protocol import HTTPProtocol
 from rawpush.sse import Decoder, Event
 from rawpush.ws import ClientConnection, Close, Text
 from rawpush.ws import Event as WSEvent
@@ -242,6 +243,7 @@ def shrink_server_buffers(server: Server, size: int = 4096) -> None:
     ctx = server._ctx
     assert ctx is not None
     for conn in ctx.connections:
+        assert isinstance(conn, HTTPProtocol)
         if conn.transport is not None:
             sock = conn.transport.get_extra_info("socket")
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)

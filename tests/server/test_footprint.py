@@ -29,7 +29,7 @@ async def test_an_idle_subscriber_keeps_only_what_it_needs(server: Server) -> No
         assert session.outbox._queue is None  # nothing waits: no deque
         assert session.sub is not None and session.sub._pending is None
         # The HTTP parser is gone once the stream owns the connection.
-        assert not hasattr(session.proto, "http")
+        assert not hasattr(session.host, "http")
     sse.close()
     ws.close()
 

@@ -28,7 +28,7 @@ class Sink:
 
 def make(
     policy: OverflowPolicy, *, max_bytes: int = 100, max_messages: int = 3
-) -> tuple[Sink, Outbox]:
+) -> tuple[Sink, Outbox[bytes]]:
     sink = Sink()
     box = Outbox(
         sink.write,

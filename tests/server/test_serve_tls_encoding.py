@@ -16,7 +16,8 @@ from pathlib import Path
 from websockets.asyncio.client import connect
 
 from rawpush.hub import HubEvent
-from rawpush.server.encoding import SSE_GAP, chunk, sse_event, ws_frame
+from rawpush.proto.chunked import chunk
+from rawpush.server.encoding import SSE_GAP, sse_event, ws_frame
 from rawpush.sse import Decoder
 from rawpush.ws import ClientConnection, Text
 from tests.conftest import require
@@ -123,10 +124,11 @@ def test_ws_frame_is_encoded_once_and_parses() -> None:
     frame = ws_frame(event)
     assert ws_frame(event) is frame  # shared, not re-encoded
     client = ClientConnection()
-    client.receive_data(frame)
+    client.receive_data(frame.wire)
     [text] = client.events()
     assert isinstance(text, Text)
-    assert json.loads(text.data) == {"id": "5-1", "event": None, "data": "héllo"}
+    # One shape on every transport: an event without a type is "message".
+    assert json.loads(text.data) == {"id": "5-1", "event": "message", "data": "héllo"}
 
 
 def test_sse_event_is_encoded_once_per_framing() -> None:

@@ -28,7 +28,7 @@ async def test_websockets_library_receives_events_and_publishes(server: Server) 
         assert json.loads(await ws.recv()) == {"id": event_id, "event": "join", "data": "ann"}
         await ws.send("hello from ws")
         echoed = json.loads(await ws.recv())
-        assert (echoed["event"], echoed["data"]) == (None, "hello from ws")
+        assert (echoed["event"], echoed["data"]) == ("message", "hello from ws")
     history = await server.hub.since("chat", "0-0")
     assert [e.data for e in history.events] == ["ann", "hello from ws"]
 

@@ -1,0 +1,51 @@
+"""The WebSocket echo: ``rawpush echo`` on every path, and ``GET /echo`` on
+``rawpush serve --ws-echo``. It runs the same driver as ``/ws/{channel}``
+(``WSSession``) with no hub behind it, so the conformance suites and the
+interop tests exercise the code ``rawpush serve`` users run.
+
+Every text or binary message comes back unchanged, with the same type.
+The core does the rest: it answers Pings (RFC 6455 section 5.5.2), echoes
+the Close (5.5.1) and fails the connection with the right close code on
+any protocol error (7.1.7, 7.4.1). An echo can never outrun its reader: while
+the transport is over its high watermark, reading stops.
+"""
+
+from __future__ import annotations
+
+from rawpush.proto.http import Request
+from rawpush.server.answers import Answer, Refusal, Takeover
+from rawpush.server.context import Context
+from rawpush.server.ws_session import WSSession, handshake
+
+
+def start(ctx: Context, request: Request, channel: str) -> Answer:
+    shaken = handshake(ctx, request)
+    if isinstance(shaken, Refusal):
+        return shaken
+    _, head, extension = shaken
+    return Takeover("ws", lambda host: EchoSession(host, "", None, head, extension))
+
+
+class EchoSession(WSSession):
+    __slots__ = ()
+
+    def start(self) -> None:
+        # No subscription to wait for: the 101 goes out at once.
+        head, self._head = self._head, None
+        assert head is not None, "started twice"
+        self._send_head(head)
+        self._opened = True
+        self._started()
+
+    def _on_text(self, text: str) -> None:
+        self.conn.send_text(text)
+
+    def _on_binary(self, data: bytes) -> None:
+        self.conn.send_binary(data)
+
+    def pause_writing(self) -> None:
+        self.host.pause_reading()
+
+    def resume_writing(self) -> None:
+        if not self._ended:
+            self.host.resume_reading()
