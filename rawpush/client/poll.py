@@ -14,7 +14,16 @@ Choices:
   a 4xx says the request itself is wrong, so it raises ``LongPollClosed``;
 - the read waits ``timeout`` plus ``grace`` seconds for an answer: the
   server answers within ``timeout``, so a longer silence means the
-  connection is dead even if no error said so.
+  connection is dead even if no error said so;
+- an event without a name (``"event"`` absent, null or empty) is a
+  ``"message"``, as EventSource names it (WHATWG HTML 9.2.6), so the
+  three clients present one event the same way;
+- a ``"gap": true`` answer carries the cursor to resume from (the
+  server's head when nothing was left to replay): the next poll waits
+  from there, it does not hear of the same gap again;
+- an answer is read up to ``max_body`` bytes (default
+  ``rawpush.client.limits.MAX_POLL_BODY``, 16 MiB, over the most the
+  server's defaults put in one answer; the formula is there).
 """
 
 from __future__ import annotations
@@ -34,11 +43,12 @@ from rawpush.client.http import (
     pause,
     request,
 )
+from rawpush.client.limits import MAX_POLL_BODY
 from rawpush.sse import Event
 
 __all__ = ["LongPollClosed", "LongPoller", "PollResult", "parse_poll_body"]
 
-MAX_BODY = 16 * 1024 * 1024
+MAX_BODY = MAX_POLL_BODY
 
 
 class LongPollClosed(HTTPStatusError):
@@ -65,7 +75,7 @@ def parse_poll_body(body: bytes) -> PollResult:
     for item in answer["events"]:
         if not isinstance(item, dict):
             raise ValueError("a poll event is an object")
-        data, name, ident = item.get("data"), item.get("event", "message"), item.get("id")
+        data, name, ident = item.get("data"), item.get("event") or "message", item.get("id")
         if not (isinstance(data, str) and isinstance(name, str) and isinstance(ident, str)):
             raise ValueError("a poll event has string 'id', 'event' and 'data'")
         events.append(Event(data, name, ident))
@@ -87,7 +97,8 @@ class LongPoller:
     """An async iterator of ``PollResult`` from ``url`` (``http://host/poll/chan``).
 
     ``cursor`` is where to start (None: only events published from now
-    on); ``timeout`` how long each request asks the server to wait.
+    on); ``timeout`` how long each request asks the server to wait;
+    ``max_body`` the largest answer read, in bytes.
     """
 
     def __init__(
@@ -101,10 +112,12 @@ class LongPoller:
         max_retry: float = 30.0,
         grace: float = 10.0,
         ssl: SSLArg = None,
+        max_body: int = MAX_BODY,
     ) -> None:
         self.url = parse_url(url)
         if self.url.scheme not in ("http", "https"):
             raise ValueError(f"LongPoller needs an http(s):// URL, not {url!r}")
+        self._max_body = max_body
         if timeout < 0 or retry < 0 or max_retry < retry:
             raise ValueError("need timeout >= 0 and 0 <= retry <= max_retry")
         self.cursor = cursor
@@ -142,7 +155,7 @@ class LongPoller:
         wait = self.timeout + self._grace
         response = await request("GET", url, headers=self._headers, ssl=self._ssl, timeout=wait)
         try:
-            body = await response.read(MAX_BODY, timeout=wait)
+            body = await response.read(self._max_body, timeout=wait)
         finally:
             await response.aclose()
         if response.status >= 500:

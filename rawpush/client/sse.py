@@ -27,6 +27,16 @@ Choices the standard leaves to the user agent:
 - An event larger than the decoder's limits closes the source for good
   (``EventSourceClosed`` with status 200): reconnecting would fetch the
   same oversized event forever. Browsers have no limit; a library must.
+  The default (``rawpush.client.limits.MAX_SSE_EVENT``: the largest
+  publish rawpush's server accepts, 1 MiB, plus 64 KiB for the field
+  names and line ends around it) takes every event the server's defaults
+  let through.
+- Events arrive as ``rawpush.sse.Event``, named ``"message"`` when the
+  server gave no name (9.2.6), as the long-poll and WebSocket clients
+  name them. An event named ``"gap"`` is rawpush's gap notice: events
+  after ``last_event_id`` were lost to the server's history (it carries
+  no id, so the resume point stays). rawpush refuses to publish under
+  that name, so it is never an application's event.
 - ``read_timeout`` (off by default) counts a silence that long as a
   network failure. Servers send comments every few seconds (rawpush
   every 15 s) to keep a healthy stream from looking dead.
@@ -52,12 +62,15 @@ from rawpush.client.http import (
     pause,
     request,
 )
-from rawpush.sse import DEFAULT_MAX_EVENT_SIZE, Decoder, Event, SSEDecodeError
+from rawpush.client.limits import MAX_SSE_EVENT
+from rawpush.sse import Decoder, Event, SSEDecodeError
 
-__all__ = ["EventSource", "EventSourceClosed", "ReadyState", "open_stream"]
+__all__ = ["GAP_EVENT", "EventSource", "EventSourceClosed", "ReadyState", "open_stream"]
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 EVENT_STREAM = "text/event-stream"
+#: The ``event:`` name of rawpush's gap notice (a name it never publishes under).
+GAP_EVENT = "gap"
 
 
 class ReadyState(enum.IntEnum):
@@ -130,7 +143,7 @@ class EventSource:
     one; ``max_retry`` caps the backoff. ``headers`` are sent with every
     request. ``ssl`` is an ``SSLContext``, or ``False`` to skip
     verification on https://. ``max_event_size`` bounds a line and an
-    event's data, in characters.
+    event's data, in characters (see the module docstring for the default).
     """
 
     def __init__(
@@ -144,7 +157,7 @@ class EventSource:
         max_redirects: int = 5,
         ssl: SSLArg = None,
         read_timeout: float | None = None,
-        max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+        max_event_size: int = MAX_SSE_EVENT,
     ) -> None:
         self.url = parse_url(url)
         if self.url.scheme not in ("http", "https"):

@@ -14,9 +14,13 @@ and resumes from the last event it delivered whenever it connects, under
 each transport's own resume rule: ``?lastEventId=`` on the WebSocket URL,
 the ``Last-Event-ID`` header for SSE (WHATWG HTML 9.2.4), the ``cursor``
 of a long poll. The server's ids are ordered per channel, so resuming
-after the last delivered id neither loses nor repeats an event; a gap the
-server reports (its history no longer reached back) becomes a message
-with ``gap=True``, never a silent loss.
+after the last delivered id neither loses nor repeats an event; as a
+second line of defence, an event whose id is not after the last one
+delivered is dropped (rawpush ids ``<ms>-<seq>`` compare as numbers,
+other ids only by equality). A gap the server reports (its history no
+longer reached back) becomes a message with ``gap=True``, never a silent
+loss, and lifts that check for the next event: a server that could not
+place our id (a restart, a newer server) starts again from its own head.
 
 The fallback rules, which no standard fixes:
 
@@ -35,7 +39,15 @@ The fallback rules, which no standard fixes:
 
 Messages are ``Message(id, event, data, transport, gap)`` rather than
 ``rawpush.sse.Event``: a consumer of several transports wants to know
-which one carried each message, and a gap is not an event.
+which one carried each message, and a gap is not an event. They look the
+same whichever transport carried them: an event the server sent without
+a name is a ``"message"``; a gap is ``Message(id, "gap", "", transport,
+gap=True)`` with ``id`` the last id delivered before the hole ("" when
+none), before the events that follow it.
+
+Default limits take whatever the server's defaults let through
+(``rawpush.client.limits``): SSE events up to a 1 MiB publish plus
+framing, WebSocket frames up to that publish in the worst JSON escaping.
 """
 
 from __future__ import annotations
@@ -47,8 +59,9 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from rawpush.client.http import URL, HTTPStatusError, SSLArg, backoff, parse_url
+from rawpush.client.limits import MAX_JSON_EVENT, MAX_SSE_EVENT
 from rawpush.client.poll import LongPoller, with_query
-from rawpush.client.sse import open_stream
+from rawpush.client.sse import GAP_EVENT, open_stream
 from rawpush.client.ws import ConnectionClosed, InvalidHandshake, connect
 from rawpush.sse import Decoder, SSEDecodeError
 
@@ -60,7 +73,8 @@ TRANSPORTS = ("ws", "sse", "poll")
 @dataclass(frozen=True, slots=True)
 class Message:
     """One event, and the transport that carried it. A gap notice has
-    ``gap=True``, empty ``data`` and the id to resume after."""
+    ``gap=True``, event ``"gap"``, empty ``data`` and, as ``id``, the last
+    id delivered before the hole ("" when none)."""
 
     id: str
     event: str
@@ -112,18 +126,26 @@ async def _ws_session(base: URL, resume: str | None, opts: _Options) -> Stream:
     ssl = opts.ssl if not isinstance(opts.ssl, bool) else None
     try:
         ws = await connect(
-            str(url), extra_headers=opts.headers, open_timeout=opts.open_timeout, ssl=ssl
+            str(url),
+            extra_headers=opts.headers,
+            open_timeout=opts.open_timeout,
+            ssl=ssl,
+            max_frame_size=MAX_JSON_EVENT,
+            max_message_size=MAX_JSON_EVENT,
         )
     except InvalidHandshake as exc:
         if _refusal(exc.status):
             raise _Refused(f"upgrade refused with {exc.status}") from exc
         raise ConnectionError(f"upgrade failed with {exc.status}") from exc
+    last = resume
     try:
         yield None
         async for frame in ws:
             if not isinstance(frame, str):
                 continue  # the server only sends text; ignore what we cannot read
-            yield _ws_message(frame, resume)
+            message = _ws_message(frame, last)
+            last = last if message.gap else message.id
+            yield message
     finally:
         await ws.close()
 
@@ -138,14 +160,17 @@ async def _sse_session(base: URL, resume: str | None, opts: _Options) -> Stream:
         if _refusal(exc.status):
             raise _Refused(str(exc)) from exc
         raise ConnectionError(str(exc)) from exc
-    decoder = Decoder(last_event_id=resume or "")
+    decoder = Decoder(MAX_SSE_EVENT, MAX_SSE_EVENT, resume or "")
     try:
         yield None
         while chunk := await response.read_chunk(opts.idle_timeout):
             for event in decoder.feed(chunk):
                 name = event.event or "message"
-                # The server names a gap notice "gap" (event: gap before the replay).
-                yield Message(event.id or "", name, event.data, "sse", gap=name == "gap")
+                if name == GAP_EVENT:
+                    # No id on the notice: event.id is still the last one seen.
+                    yield Message(event.id or "", GAP_EVENT, "", "sse", gap=True)
+                else:
+                    yield Message(event.id or "", name, event.data, "sse")
     finally:
         response.close()
 
@@ -156,6 +181,7 @@ async def _poll_session(base: URL, resume: str | None, opts: _Options) -> Stream
     )
     opened = False
     while True:
+        asked = poller.cursor  # what the gap, if any, is after
         try:
             result = await poller.poll_once()
         except HTTPStatusError as exc:
@@ -166,7 +192,7 @@ async def _poll_session(base: URL, resume: str | None, opts: _Options) -> Stream
             opened = True
             yield None
         if result.gap:
-            yield Message(poller.cursor or "", "gap", "", "poll", gap=True)
+            yield Message(asked or "", GAP_EVENT, "", "poll", gap=True)
         for event in result.events:
             yield Message(event.id or "", event.event or "message", event.data, "poll")
         if poller.cursor is not None:
@@ -175,17 +201,37 @@ async def _poll_session(base: URL, resume: str | None, opts: _Options) -> Stream
             yield poller.cursor
 
 
-def _ws_message(frame: str, resume: str | None) -> Message:
-    """A server frame: ``{"id", "event", "data"}`` or ``{"gap": true}``."""
+def _ws_message(frame: str, last: str | None) -> Message:
+    """A server frame: ``{"id", "event", "data"}`` or ``{"gap": true}``
+    (after ``last``, the id delivered before it)."""
     item = json.loads(frame)
     if not isinstance(item, dict):
         raise ValueError("a WebSocket event is a JSON object")
     if item.get("gap") is True:
-        return Message(resume or "", "gap", "", "ws", gap=True)
+        return Message(last or "", GAP_EVENT, "", "ws", gap=True)
     ident, name, data = item.get("id"), item.get("event") or "message", item.get("data")
     if not (isinstance(ident, str) and isinstance(name, str) and isinstance(data, str)):
         raise ValueError("a WebSocket event has string 'id', 'event' and 'data'")
     return Message(ident, name, data, "ws")
+
+
+def _id_key(ident: str) -> tuple[int, int] | None:
+    """rawpush's ``<ms>-<seq>`` as numbers; None for an id of another shape."""
+    ms, dash, seq = ident.partition("-")
+    if dash and ms.isascii() and ms.isdigit() and seq.isascii() and seq.isdigit():
+        return int(ms), int(seq)
+    return None
+
+
+def _is_new(ident: str, floor: str | None) -> bool:
+    """Whether an event with id ``ident`` comes after ``floor``, the last
+    id delivered (None: anything is new, e.g. right after a gap)."""
+    if floor is None or not ident:
+        return True
+    key, floor_key = _id_key(ident), _id_key(floor)
+    if key is None or floor_key is None:
+        return ident != floor
+    return key > floor_key
 
 
 def _endpoint(base: URL, name: str, channel: str) -> URL:
@@ -229,6 +275,7 @@ async def subscribe(
     }
     refused: dict[str, str] = {}
     resume = last_id
+    floor = last_id  # what was delivered last: nothing at or before it again
     failures = 0
     while True:
         opened = False
@@ -242,11 +289,15 @@ async def subscribe(
                         opened = True
                         failures = 0
                     elif isinstance(item, str):
-                        resume = item
+                        resume = floor = item
                     elif item.gap:
+                        # The server could not place our id (or lost events
+                        # after it): what follows starts from its own head.
+                        floor = None
                         yield item
-                    elif not (item.id and item.id == resume):  # never deliver one twice
+                    elif _is_new(item.id, floor):  # never deliver one twice
                         resume = item.id or resume
+                        floor = item.id or floor
                         yield item
             except _Refused as exc:
                 refused[name] = str(exc)

@@ -83,3 +83,28 @@ def test_parse_poll_body_rejects_what_is_not_an_answer() -> None:
     for bad in [*bad_answers, b'{"events": [], "cursor": 1}']:
         with pytest.raises(ValueError):
             parse_poll_body(bad)
+
+
+def test_an_event_without_a_name_is_a_message() -> None:
+    # One shape on every transport: "message", as EventSource names an
+    # event with no type (WHATWG HTML 9.2.6). A null name used to make the
+    # whole answer "not a poll answer".
+    for item in ('{"id": "1-0", "data": "d"}', '{"id": "1-0", "event": null, "data": "d"}',
+                 '{"id": "1-0", "event": "", "data": "d"}'):
+        body = f'{{"events": [{item}], "cursor": "1-0"}}'.encode()
+        assert parse_poll_body(body) == PollResult((Event("d", "message", "1-0"),), "1-0")
+
+
+async def test_a_gap_answer_moves_the_cursor_so_the_next_poll_waits() -> None:
+    # A cursor from another (newer) server: told at once, with the head to
+    # resume from, and the poll after that waits for the next event.
+    async with rawpush_server() as server:
+        head = await publish(server.url, "c", "x")
+        ms = int(head.split("-")[0])
+        poller = LongPoller(f"{server.url}/poll/c", cursor=f"{ms + 10**9}-0", timeout=5)
+        result = await next_with_events(poller)
+        assert result == PollResult((), head, gap=True) and poller.cursor == head
+        waiting = asyncio.ensure_future(anext(poller))
+        ident = await publish(server.url, "c", "next")
+        result = await asyncio.wait_for(waiting, LIMIT)
+    assert [(e.id, e.data) for e in result.events] == [(ident, "next")] and not result.gap
