@@ -305,7 +305,7 @@ async def test_browser_websocket_receives_json_frames_and_publishes_text() -> No
 
         assert [kind for kind, _ in frames] == ["string", "string"]
         events = [json.loads(text) for _, text in frames]
-        assert events[0] == {"id": posted_id, "event": None, "data": "from Python"}
+        assert events[0] == {"id": posted_id, "event": "message", "data": "from Python"}
         assert events[1]["data"] == "from the browser \u00e9"
         assert set(events[1]) == {"id", "event", "data"}
         # It really went through the hub: the next event on the channel.
