@@ -10,6 +10,23 @@ write ``data_to_send()``, and close the socket when ``should_close``::
             conn.send_text(event.data)
     sock.sendall(conn.data_to_send())
 
+Or pull one event at a time, so each answer goes out before the core's
+reply to a later frame (an echo before the Close echo)::
+
+    conn.feed(data)
+    while (event := conn.next_event()) is not None:
+        if isinstance(event, Text):
+            conn.send_text(event.data)
+        sock.sendall(conn.data_to_send())
+
+To send one message to many connections, encode it once with
+``prepare_text`` / ``prepare_binary`` and ``send_prepared`` it to each.
+
+Errors: the peer's mistakes raise a ``WebSocketError`` subclass
+(``ProtocolViolation`` 1002, ``InvalidPayload`` 1007, ``MessageTooBig``
+1009; ``.code`` is the close code already queued); misuse raises
+``WebSocketLocalError``. The whole contract is in ``rawpush.proto.errors``.
+
 The opening handshake (RFC 6455 section 4) comes first: ``ServerHandshake``
 or ``check_request`` on the server, ``ClientHandshake`` on the client; each
 hands the bytes that followed the HTTP head (``trailing_data``) to the
@@ -20,7 +37,14 @@ and ``deflate_from_response`` on a client, ``deflate_response`` on a
 server, then pass the ``PerMessageDeflate`` as the connection's extension.
 """
 
-from rawpush.proto.errors import HandshakeError, WebSocketError, WebSocketLocalError
+from rawpush.proto.errors import (
+    HandshakeError,
+    InvalidPayload,
+    MessageTooBig,
+    ProtocolViolation,
+    WebSocketError,
+    WebSocketLocalError,
+)
 from rawpush.proto.ws.closecode import CloseCode
 from rawpush.proto.ws.config import WSConfig
 from rawpush.proto.ws.connection import ClientConnection, Connection, ServerConnection
@@ -34,6 +58,7 @@ from rawpush.proto.ws.deflate import (
 )
 from rawpush.proto.ws.events import Binary, Close, Event, Ping, Pong, Text
 from rawpush.proto.ws.extension import Extension
+from rawpush.proto.ws.frames import PreparedFrame, prepare_binary, prepare_text
 from rawpush.proto.ws.handshake import (
     HandshakeRequest,
     HandshakeState,
@@ -60,9 +85,13 @@ __all__ = [
     "HandshakeRequest",
     "HandshakeResponse",
     "HandshakeState",
+    "InvalidPayload",
+    "MessageTooBig",
     "PerMessageDeflate",
     "Ping",
     "Pong",
+    "PreparedFrame",
+    "ProtocolViolation",
     "ServerConnection",
     "ServerHandshake",
     "State",
@@ -77,5 +106,7 @@ __all__ = [
     "deflate_offer",
     "deflate_response",
     "parse_extensions",
+    "prepare_binary",
+    "prepare_text",
     "reject_response",
 ]

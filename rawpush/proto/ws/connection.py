@@ -1,21 +1,27 @@
 """The WebSocket connection after the opening handshake (RFC 6455 5-7).
 
 ``ServerConnection`` and ``ClientConnection`` are sans-IO: the caller feeds
-received bytes to ``receive_data`` (starting with the bytes h11 had read
-past the handshake), drains ``events()``, calls ``send_*``, and writes out
-``data_to_send()``. Receiving can produce output of its own: a Pong for
-every Ping (5.5.2), the echo of a Close (5.5.1), the Close that fails the
-connection (7.1.7). So drain ``data_to_send()`` after every receive too.
+received bytes (starting with the bytes h11 had read past the handshake),
+takes events, calls ``send_*``, and writes out ``data_to_send()``.
+Receiving can produce output of its own: a Pong for every Ping (5.5.2),
+the echo of a Close (5.5.1), the Close that fails the connection (7.1.7).
+So drain ``data_to_send()`` after every receive too. Two ways to receive:
+
+- push: ``receive_data(data)`` parses all of it and queues every reply at
+  once; ``events()`` then returns the events. The fastest.
+- pull: ``feed(data)``, then ``next_event()`` until it returns None. Each
+  call parses up to one event and queues its reply then, so a driver that
+  answers each message first keeps its output in the order the frames
+  came in (an echo server's echo goes out before the Close echo).
 
 How errors surface (one rule, no exceptions):
 
-- The peer broke the protocol: ``receive_data`` queues a Close frame with
-  the matching code (unless ours was already sent), moves to CLOSED,
-  and raises ``WebSocketError`` carrying that code. Events parsed before
-  the bad frame stay available from ``events()``. Every later
-  ``receive_data`` is silently discarded (section 7.1.7), and
-  ``should_close`` turns True: flush ``data_to_send()`` and close the
-  socket.
+- The peer broke the protocol: ``receive_data`` / ``next_event`` queues a
+  Close frame with the matching code (unless ours was already sent),
+  moves to CLOSED, and raises the ``WebSocketError`` subclass carrying
+  that code. Events parsed before the bad frame stay available. Later
+  input is silently discarded (section 7.1.7), and ``should_close`` turns
+  True: flush ``data_to_send()`` and close the socket.
 - Our own caller misused the API (send after Close, control payload over
   125 bytes, a close code that may not be sent, ...): the ``send_*`` call
   raises ``WebSocketLocalError`` and nothing changes.
@@ -33,14 +39,20 @@ import os
 from collections.abc import Callable
 from typing import ClassVar
 
-from rawpush.proto.errors import WebSocketError, WebSocketLocalError
-from rawpush.proto.ws.closecode import CloseCode, is_sendable
+from rawpush.proto.errors import (
+    InvalidPayload,
+    MessageTooBig,
+    ProtocolViolation,
+    WebSocketError,
+)
+from rawpush.proto.ws.closecode import CloseCode
 from rawpush.proto.ws.config import WSConfig
 from rawpush.proto.ws.events import Binary, Close, Event, Ping, Pong, Text
 from rawpush.proto.ws.extension import Extension
-from rawpush.proto.ws.frames import frame_header, parse_close, parse_frame, serialize_close
-from rawpush.proto.ws.mask import apply_mask
+from rawpush.proto.ws.frames import parse_close, parse_frame, serialize_close
+from rawpush.proto.ws.send import Sender
 from rawpush.proto.ws.state import TRANSITIONS, Input, State
+from rawpush.proto.ws.utf8 import PartialText
 
 __all__ = ["ClientConnection", "Connection", "ServerConnection"]
 
@@ -50,21 +62,18 @@ _OPEN = State.OPEN
 _CLOSED = State.CLOSED
 _RECV_DATA = Input.RECV_DATA
 _TEXT = 0x1
-_BINARY = 0x2
 
 
-def _bad_utf8() -> WebSocketError:
+def _bad_utf8() -> InvalidPayload:
     # Section 8.1: text that is not UTF-8 fails the connection with 1007.
-    return WebSocketError("text message is not valid UTF-8", CloseCode.INVALID_FRAME_PAYLOAD_DATA)
+    return InvalidPayload("text message is not valid UTF-8")
 
 
-def _too_big(size: int, limit: int) -> WebSocketError:
-    return WebSocketError(
-        f"message of {size} bytes over the {limit}-byte limit", CloseCode.MESSAGE_TOO_BIG
-    )
+def _too_big(size: int, limit: int) -> MessageTooBig:
+    return MessageTooBig(f"message of {size} bytes over the {limit}-byte limit")
 
 
-class Connection:
+class Connection(Sender):
     """Behaviour shared by both ends; use ServerConnection or ClientConnection."""
 
     __slots__ = (
@@ -72,18 +81,14 @@ class Connection:
         "_decoder",
         "_eof",
         "_events",
-        "_ext",
         "_failure",
-        "_mask_source",
         "_max_frame",
         "_max_message",
         "_msg_opcode",
         "_msg_parts",
         "_msg_size",
-        "_out",
+        "_partial",
         "_rsv_allowed",
-        "_send_opcode",
-        "_state",
         "_text_parts",
         "config",
     )
@@ -118,6 +123,9 @@ class Connection:
         self._text_parts: list[str] = []
         self._msg_size = 0
         self._decoder = _Utf8Decoder()
+        # The fail-fast UTF-8 check of the incomplete text frame at the
+        # start of _buf, None until one is checked; reset when _buf is cut.
+        self._partial: PartialText | None = None
         # The opcode of the fragmented message being sent, 0 when none.
         self._send_opcode = 0
         self._eof = False
@@ -148,12 +156,6 @@ class Connection:
         events = self._events
         self._events = []
         return events
-
-    def data_to_send(self) -> bytes:
-        """Return the bytes to write to the peer, and forget them."""
-        out = b"".join(self._out)
-        self._out.clear()
-        return out
 
     # -- receiving -----------------------------------------------------------
 
@@ -204,11 +206,93 @@ class Connection:
             raise
         if buf:
             view.release()
-            del buf[:pos]
+            if pos:
+                del buf[:pos]
+                self._partial = None
         else:
             if pos < len(view):
                 buf += view[pos:]
             view.release()
+        if buf and plain:
+            self._check_partial_text()
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        """Buffer bytes from the peer for ``next_event``; parses nothing yet.
+
+        Ignored once CLOSED (section 7.1.7), like ``receive_data``.
+        """
+        if self._state is not _CLOSED:
+            self._buf += data
+
+    def next_event(self) -> Event | None:
+        """Parse up to the next event and return it, None when more bytes are
+        needed (or CLOSED). The frame's automatic reply is queued now.
+
+        Raises ``WebSocketError`` at the bad frame, after the events before
+        it were returned. Events left by ``receive_data`` come first. Drain
+        it before ``receive_eof``: frames still buffered then are dropped.
+        """
+        events = self._events
+        if events:
+            return events.pop(0)
+        buf = self._buf
+        if self._state is _CLOSED or not buf:
+            return None
+        view = memoryview(buf)
+        pos = 0
+        event: Event | None = None
+        try:
+            while True:
+                frame = parse_frame(view, pos, self.is_server, self._max_frame, self._rsv_allowed)
+                if frame is None:
+                    break
+                pos, first, payload = frame
+                if first == 0x81 and self._ext is None and not self._msg_opcode:
+                    # The whole plain text message, kept short as in receive_data.
+                    self._state = TRANSITIONS[self._state, _RECV_DATA]
+                    if len(payload) > self._max_message:
+                        raise _too_big(len(payload), self._max_message)
+                    try:
+                        event = Text(payload.decode())
+                    except UnicodeDecodeError:
+                        raise _bad_utf8() from None
+                    break
+                if not self._receive_frame(first, payload):
+                    # A Close (always an event): what follows is ignored.
+                    pos = len(view)
+                if events:
+                    event = events.pop()
+                    break
+        except WebSocketError as exc:
+            view.release()
+            self._fail(exc)
+            raise
+        view.release()
+        if pos:
+            del buf[:pos]
+            self._partial = None
+        if event is None and buf and self._ext is None:
+            self._check_partial_text()
+        return event
+
+    def _check_partial_text(self) -> None:
+        # Section 8.1, fail fast: see rawpush.proto.ws.utf8. Only without an
+        # extension: a compressed payload says nothing until inflated.
+        buf = self._buf
+        opcode = buf[0] & 0x0F
+        if opcode == _TEXT:
+            if self._msg_opcode:
+                return  # a protocol error once the frame is complete
+        elif opcode or self._msg_opcode != _TEXT:
+            return
+        partial = self._partial
+        if partial is None:
+            partial = self._partial = PartialText(None if opcode else self._decoder)
+        try:
+            partial.check(buf)
+        except WebSocketError as exc:
+            self._fail(exc)
+            raise
 
     def _receive_frame(self, first: int, payload: bytes) -> bool:
         """Handle one frame other than a whole plain text message.
@@ -246,16 +330,12 @@ class Connection:
             if self._msg_opcode:
                 # Section 5.4: fragments of one message are not interleaved
                 # with another data message.
-                raise WebSocketError(
-                    "new data frame inside a fragmented message", CloseCode.PROTOCOL_ERROR
-                )
+                raise ProtocolViolation("new data frame inside a fragmented message")
             msg_opcode = opcode
         else:
             msg_opcode = self._msg_opcode
             if not msg_opcode:
-                raise WebSocketError(
-                    "continuation frame without a message to continue", CloseCode.PROTOCOL_ERROR
-                )
+                raise ProtocolViolation("continuation frame without a message to continue")
         if self._ext is not None:
             payload = self._ext.decode(msg_opcode, fin, first & 0x70, payload)
         size = self._msg_size + len(payload)
@@ -301,6 +381,7 @@ class Connection:
         self._state = TRANSITIONS[state, Input.RECV_ERROR]
         self._failure = exc
         self._buf.clear()
+        self._partial = None
         self._msg_parts.clear()
         self._text_parts.clear()
         if state is _OPEN:
@@ -308,73 +389,6 @@ class Connection:
             # character boundary so the peer can decode it.
             reason = exc.reason.encode()[:123].decode(errors="ignore").encode()
             self._write(0x88, serialize_close(exc.code, reason))
-
-    # -- sending ---------------------------------------------------------------
-
-    def _transition(self, event: Input) -> None:
-        try:
-            self._state = TRANSITIONS[self._state, event]
-        except KeyError:
-            raise WebSocketLocalError(
-                f"cannot {event.name.lower().replace('_', ' ')} in state {self._state.name}"
-            ) from None
-
-    def _write(self, first: int, payload: bytes) -> None:
-        n = len(payload)
-        if self.is_server:
-            self._out.append(frame_header(first, n, 0))
-            self._out.append(payload)
-        else:
-            key = self._mask_source(4)
-            self._out.append(frame_header(first, n, 0x80) + key)
-            self._out.append(apply_mask(payload, key))
-
-    def _send_data(self, opcode: int, payload: bytes, fin: bool) -> None:
-        sending = self._send_opcode
-        if sending and sending != opcode:
-            raise WebSocketLocalError("another fragmented message is being sent")
-        self._transition(Input.SEND_DATA)
-        rsv = 0
-        if self._ext is not None:
-            rsv, payload = self._ext.encode(opcode, fin, payload)
-        self._send_opcode = 0 if fin else opcode
-        # Section 5.4: later fragments are continuation frames (opcode 0).
-        self._write((0x80 if fin else 0) | rsv | (0 if sending else opcode), payload)
-
-    def send_text(self, data: str, fin: bool = True) -> None:
-        """Send a text message, or one fragment of it when ``fin`` is False."""
-        self._send_data(_TEXT, data.encode(), fin)
-
-    def send_binary(self, data: bytes | bytearray | memoryview, fin: bool = True) -> None:
-        """Send a binary message, or one fragment of it when ``fin`` is False."""
-        self._send_data(_BINARY, bytes(data), fin)
-
-    def _send_control(self, first: int, event: Input, payload: bytes) -> None:
-        if len(payload) > 125:
-            raise WebSocketLocalError("control frame payload over 125 bytes (section 5.5)")
-        self._transition(event)
-        self._write(first, payload)
-
-    def send_ping(self, payload: bytes | bytearray | memoryview = b"") -> None:
-        """Send a Ping (section 5.5.2); ``payload`` is at most 125 bytes."""
-        self._send_control(0x89, Input.SEND_PING, bytes(payload))
-
-    def send_pong(self, payload: bytes | bytearray | memoryview = b"") -> None:
-        """Send an unsolicited Pong, e.g. as a heartbeat (section 5.5.3)."""
-        self._send_control(0x8A, Input.SEND_PONG, bytes(payload))
-
-    def send_close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
-        """Start the closing handshake (section 7.1.2).
-
-        ``code`` must be one an endpoint may send (1000-1003, 1007-1014,
-        3000-4999); ``reason`` at most 123 bytes of UTF-8.
-        """
-        if not is_sendable(code):
-            raise WebSocketLocalError(f"close code {code} may not be sent (section 7.4)")
-        encoded = reason.encode()
-        if len(encoded) > 123:
-            raise WebSocketLocalError("close reason over 123 bytes (section 5.5)")
-        self._send_control(0x88, Input.SEND_CLOSE, serialize_close(code, encoded))
 
 
 class ServerConnection(Connection):

@@ -40,8 +40,13 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rawpush.proto.errors import HandshakeError, WebSocketError, WebSocketLocalError
-from rawpush.proto.ws.closecode import CloseCode
+from rawpush.proto.errors import (
+    HandshakeError,
+    InvalidPayload,
+    MessageTooBig,
+    ProtocolViolation,
+    WebSocketLocalError,
+)
 
 __all__ = [
     "DeflateParams",
@@ -72,7 +77,9 @@ def parse_extensions(values: Sequence[str]) -> list[tuple[str, Params]]:
     """Parse ``Sec-WebSocket-Extensions`` values into (name, params) offers.
 
     Quoted values are unquoted (RFC 6455 section 9.1 wants them to be
-    tokens once unquoted). Raises ``ValueError`` on bad syntax.
+    tokens once unquoted). The values come from the peer, so bad syntax is
+    a remote error: ``HandshakeError`` (400). A server's ``deflate_response``
+    declines such an offer instead; a client fails the handshake with it.
     """
     offers: list[tuple[str, Params]] = []
     for value in values:
@@ -88,14 +95,14 @@ def parse_extensions(values: Sequence[str]) -> list[tuple[str, Params]]:
                     break
             match = _ITEM.match(value, pos)
             if match is None:
-                raise ValueError(f"bad extension syntax at {value[pos:]!r}")
+                raise _bad_syntax(f"bad extension syntax at {value[pos:]!r}")
             key, plain, quoted, sep = match.groups()
             arg = plain if quoted is None else re.sub(r"\\(.)", r"\1", quoted)
             if not _TOKEN.fullmatch(key) or (arg is not None and not _TOKEN.fullmatch(arg)):
-                raise ValueError(f"extension item {match[0]!r} is not made of tokens")
+                raise _bad_syntax(f"extension item {match[0]!r} is not made of tokens")
             if name is None:
                 if arg is not None:
-                    raise ValueError(f"extension name {key!r} has a value")
+                    raise _bad_syntax(f"extension name {key!r} has a value")
                 name = key
             else:
                 params.append((key, arg))
@@ -104,8 +111,12 @@ def parse_extensions(values: Sequence[str]) -> list[tuple[str, Params]]:
                 offers.append((name, tuple(params)))
                 name, params = None, []
             elif pos == len(value):
-                raise ValueError(f"extension value {value!r} ends with ';'")
+                raise _bad_syntax(f"extension value {value!r} ends with ';'")
     return offers
+
+
+def _bad_syntax(message: str) -> HandshakeError:
+    return HandshakeError(f"Sec-WebSocket-Extensions: {message}", 400)
 
 
 def _check_bits(name: str, bits: int | None) -> None:
@@ -152,6 +163,7 @@ class PerMessageDeflate:
         "_compressed",
         "_compressor",
         "_decompressor",
+        "_history",
         "_level",
         "_max_size",
         "_receive_bits",
@@ -188,6 +200,10 @@ class PerMessageDeflate:
         self._level = level
         self._compressor = self._new_compressor()
         self._decompressor = zlib.decompressobj(-self._receive_bits)
+        # With context takeover, the peer's last 2**bits inflated bytes: a
+        # message that ended its stream with BFINAL leaves zlib nothing to
+        # go on, and the next message may still refer back into them.
+        self._history = bytearray()
         self._sending = False
         self._receiving = False
         self._compressed = False
@@ -211,7 +227,7 @@ class PerMessageDeflate:
         if self._receiving:
             if rsv & _RSV1:
                 # Section 6.1: RSV1 marks the first frame of a message only.
-                raise WebSocketError("RSV1 set on a continuation frame", CloseCode.PROTOCOL_ERROR)
+                raise ProtocolViolation("RSV1 set on a continuation frame")
         else:
             self._compressed = bool(rsv & _RSV1)
             self._received = 0
@@ -227,27 +243,36 @@ class PerMessageDeflate:
             # one byte over the limit, then the connection fails.
             data = decompressor.decompress(payload, room + 1)
         except zlib.error as exc:
-            raise WebSocketError(
-                f"compressed data does not inflate: {exc}", CloseCode.INVALID_FRAME_PAYLOAD_DATA
-            ) from None
+            raise InvalidPayload(f"compressed data does not inflate: {exc}") from None
         if len(data) > room:
-            raise WebSocketError(
-                f"message inflates past the {self._max_size}-byte limit",
-                CloseCode.MESSAGE_TOO_BIG,
-            )
+            raise MessageTooBig(f"message inflates past the {self._max_size}-byte limit")
         self._received += len(data)
-        if fin and (decompressor.eof or self._receive_reset):
+        reset = self._receive_reset
+        if not reset:
+            self._remember(data)
+        if fin and (decompressor.eof or reset):
             # Section 7.2.3.4: a peer may end a message with a BFINAL block,
             # followed by at most the header octet of an empty stored block
-            # (completed by our tail). That stream is over: the next message
-            # starts a fresh one.
+            # (completed by our tail). That DEFLATE stream is over, but not
+            # the LZ77 window: section 7.2.2 has the next message use the
+            # window of the last one unless the peer agreed to reset it, so
+            # the fresh stream starts from the remembered bytes.
             if decompressor.unused_data not in (b"", _TAIL, b"\x00" + _TAIL):
-                raise WebSocketError(
-                    "data after the end of the compressed stream",
-                    CloseCode.INVALID_FRAME_PAYLOAD_DATA,
+                raise InvalidPayload("data after the end of the compressed stream")
+            if reset:
+                self._decompressor = zlib.decompressobj(-self._receive_bits)
+            else:
+                self._decompressor = zlib.decompressobj(
+                    -self._receive_bits, zdict=bytes(self._history)
                 )
-            self._decompressor = zlib.decompressobj(-self._receive_bits)
         return data
+
+    def _remember(self, data: bytes) -> None:
+        history = self._history
+        history += data
+        excess = len(history) - (1 << self._receive_bits)
+        if excess > 0:
+            del history[:excess]
 
     # -- sending (section 7.2.1) --------------------------------------------
 
@@ -329,7 +354,7 @@ def deflate_response(
     """
     try:
         parsed = parse_extensions(offers)
-    except ValueError:
+    except HandshakeError:
         return None
     for name, raw in parsed:
         if name.lower() != NAME:
@@ -399,7 +424,7 @@ def deflate_from_response(
 
     try:
         parsed = parse_extensions(values)
-    except ValueError as exc:
+    except HandshakeError as exc:
         raise fail(str(exc)) from None
     if not parsed:
         return None

@@ -2,8 +2,8 @@
 
 A frame is parsed straight out of the receive buffer with
 ``struct.unpack_from`` and memoryview slices, and unmasked in one pass.
-Every header check raises ``WebSocketError`` with close code 1002 (or 1009
-for size) as soon as the offending header bytes are in, without waiting
+Every header check raises ``ProtocolViolation`` (close code 1002, or
+``MessageTooBig``, 1009, for size) as soon as the offending header bytes are in, without waiting
 for the payload: a peer that announces a 2 GiB frame is refused at once.
 
 Message-level rules (continuations, UTF-8, message size) belong to the
@@ -13,22 +13,30 @@ connection, which knows what came before.
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 from enum import IntEnum
 
-from rawpush.proto.errors import WebSocketError
+from rawpush.proto.errors import (
+    InvalidPayload,
+    MessageTooBig,
+    ProtocolViolation,
+    WebSocketLocalError,
+)
 from rawpush.proto.ws.closecode import CloseCode, is_sendable
 from rawpush.proto.ws.mask import REPEAT, SMALL_MASK, apply_mask
 
 __all__ = [
     "Opcode",
+    "PreparedFrame",
     "frame_header",
     "parse_close",
     "parse_frame",
+    "payload_start",
+    "prepare_binary",
+    "prepare_text",
     "serialize_close",
     "serialize_frame",
 ]
-
-_PROTOCOL_ERROR = CloseCode.PROTOCOL_ERROR
 
 
 class Opcode(IntEnum):
@@ -79,6 +87,50 @@ def serialize_frame(
     return frame_header(first, len(payload), 0x80) + mask + apply_mask(payload, mask)
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedFrame:
+    """A whole data message encoded once, to be sent on many connections.
+
+    ``wire`` is the complete unmasked frame a server sends (header and
+    ``payload``); ``Connection.send_prepared`` queues that very object when
+    it can, and falls back to ``opcode`` and ``payload`` where a connection
+    must transform them (a client masks, an extension compresses). Build it
+    with ``prepare_text`` or ``prepare_binary``.
+    """
+
+    opcode: Opcode
+    payload: bytes
+    wire: bytes
+
+    def __len__(self) -> int:
+        """The bytes it puts on the wire unextended (what queues measure)."""
+        return len(self.wire)
+
+
+def prepare_text(payload: bytes | str) -> PreparedFrame:
+    """A text message prepared once; ``payload`` is UTF-8 bytes or a str.
+
+    Bytes are checked once here: sending text that is not UTF-8 would make
+    every peer fail the connection (section 8.1), so it is refused with
+    ``WebSocketLocalError``, as is a str holding a lone surrogate.
+    """
+    try:
+        if isinstance(payload, str):
+            payload = payload.encode()
+        else:
+            payload = bytes(payload)
+            payload.decode()
+    except UnicodeError:
+        raise WebSocketLocalError("text payload is not valid UTF-8") from None
+    return PreparedFrame(Opcode.TEXT, payload, frame_header(0x81, len(payload), 0) + payload)
+
+
+def prepare_binary(payload: bytes | bytearray | memoryview) -> PreparedFrame:
+    """A binary message prepared once."""
+    data = bytes(payload)
+    return PreparedFrame(Opcode.BINARY, data, frame_header(0x82, len(data), 0) + data)
+
+
 def parse_frame(
     view: memoryview, pos: int, expect_mask: bool, max_size: int, rsv_allowed: int
 ) -> tuple[int, int, bytes] | None:
@@ -95,27 +147,27 @@ def parse_frame(
     second = view[pos + 1]
     if first & 0x70 & ~rsv_allowed:
         # Section 5.2: RSV bits MUST be 0 unless an extension defines them.
-        raise WebSocketError("reserved bits set without a negotiated extension", _PROTOCOL_ERROR)
+        raise ProtocolViolation("reserved bits set without a negotiated extension")
     opcode = first & 0x0F
     if opcode > 2:
         if opcode > 0xA or opcode < 0x8:
-            raise WebSocketError(f"unknown opcode {opcode:#x}", _PROTOCOL_ERROR)
+            raise ProtocolViolation(f"unknown opcode {opcode:#x}")
         # Section 5.5: control frames are never fragmented, carry at most
         # 125 bytes, and (per RFC 7692) keep their RSV bits clear.
         if not first & 0x80:
-            raise WebSocketError("fragmented control frame", _PROTOCOL_ERROR)
+            raise ProtocolViolation("fragmented control frame")
         if first & 0x70:
-            raise WebSocketError("reserved bits set on a control frame", _PROTOCOL_ERROR)
+            raise ProtocolViolation("reserved bits set on a control frame")
         if second & 0x7F > 125:
-            raise WebSocketError("control frame payload over 125 bytes", _PROTOCOL_ERROR)
+            raise ProtocolViolation("control frame payload over 125 bytes")
     masked = second & 0x80
     if expect_mask:
         if not masked:
             # Section 5.1: a server MUST close on an unmasked client frame.
-            raise WebSocketError("client frame is not masked", _PROTOCOL_ERROR)
+            raise ProtocolViolation("client frame is not masked")
     elif masked:
         # Section 5.1: a client MUST close on a masked server frame.
-        raise WebSocketError("server frame is masked", _PROTOCOL_ERROR)
+        raise ProtocolViolation("server frame is masked")
     length = second & 0x7F
     start = pos + 2
     if length == 126:
@@ -124,21 +176,19 @@ def parse_frame(
         length = _U16(view, start)[0]
         if length < 126:
             # Section 5.2: "the minimal number of bytes MUST be used".
-            raise WebSocketError("payload length not minimally encoded", _PROTOCOL_ERROR)
+            raise ProtocolViolation("payload length not minimally encoded")
         start += 2
     elif length == 127:
         if avail < 10:
             return None
         length = _U64(view, start)[0]
         if length >> 63:
-            raise WebSocketError("64-bit payload length with the top bit set", _PROTOCOL_ERROR)
+            raise ProtocolViolation("64-bit payload length with the top bit set")
         if length < 65536:
-            raise WebSocketError("payload length not minimally encoded", _PROTOCOL_ERROR)
+            raise ProtocolViolation("payload length not minimally encoded")
         start += 8
     if length > max_size:
-        raise WebSocketError(
-            f"frame of {length} bytes over the {max_size}-byte limit", CloseCode.MESSAGE_TOO_BIG
-        )
+        raise MessageTooBig(f"frame of {length} bytes over the {max_size}-byte limit")
     if masked:
         end = start + 4 + length
         if end > pos + avail:
@@ -158,6 +208,25 @@ def parse_frame(
     return end, first, bytes(view[start:end])
 
 
+def payload_start(view: memoryview | bytearray) -> tuple[int, bytes | None] | None:
+    """Where the payload of the frame at ``view[0]`` starts, and its mask
+    key (None when unmasked); None while the header is not all in.
+
+    For a frame ``parse_frame`` already found valid but incomplete: the
+    header was checked, so only its length decides where the payload is.
+    """
+    avail = len(view)
+    if avail < 2:
+        return None
+    length = view[1] & 0x7F
+    start = 2 if length < 126 else 4 if length == 126 else 10
+    if not view[1] & 0x80:
+        return (start, None) if avail >= start else None
+    if avail < start + 4:
+        return None
+    return start + 4, bytes(view[start : start + 4])
+
+
 def parse_close(payload: bytes) -> tuple[int, str]:
     """Decode a Close frame's body (section 5.5.1) into (code, reason).
 
@@ -166,17 +235,15 @@ def parse_close(payload: bytes) -> tuple[int, str]:
     if not payload:
         return CloseCode.NO_STATUS_RCVD, ""
     if len(payload) == 1:
-        raise WebSocketError("close frame with a 1-byte payload", _PROTOCOL_ERROR)
+        raise ProtocolViolation("close frame with a 1-byte payload")
     code = _CODE.unpack_from(payload)[0]
     if not is_sendable(code):
-        raise WebSocketError(f"invalid close code {code}", _PROTOCOL_ERROR)
+        raise ProtocolViolation(f"invalid close code {code}")
     try:
         reason = payload[2:].decode()
     except UnicodeDecodeError:
         # Section 5.5.1: the reason is UTF-8; section 8.1 maps bad UTF-8 to 1007.
-        raise WebSocketError(
-            "close reason is not valid UTF-8", CloseCode.INVALID_FRAME_PAYLOAD_DATA
-        ) from None
+        raise InvalidPayload("close reason is not valid UTF-8") from None
     return code, reason
 
 

@@ -58,8 +58,10 @@ def test_9_1_offers_parameters_lists_and_quoted_values() -> None:
     ],
 )
 def test_9_1_bad_syntax_is_refused(value: str) -> None:
-    with pytest.raises(ValueError):
+    # The peer wrote it: a remote error (400), as every handshake refusal.
+    with pytest.raises(HandshakeError) as info:
         parse_extensions([value])
+    assert info.value.status == 400
 
 
 # -- section 7.1: the server's answer -------------------------------------

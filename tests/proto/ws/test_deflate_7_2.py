@@ -92,6 +92,80 @@ def test_7_2_3_4_a_block_with_bfinal_set_then_a_fresh_stream() -> None:
     assert conn.events() == [Text("Hello")] * 3
 
 
+FIRST = b"the quick brown fox jumps over the lazy dog, " * 4
+
+
+def finished(data: bytes, history: bytes = b"") -> bytes:
+    """``data`` as one DEFLATE stream ending in a BFINAL block (Z_FINISH),
+    compressed against ``history`` as a peer with context takeover does."""
+    if history:
+        compressor = zlib.compressobj(6, zlib.DEFLATED, -15, zdict=history)
+    else:
+        compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+    return compressor.compress(data) + compressor.flush(zlib.Z_FINISH)
+
+
+def referring(data: bytes, history: bytes) -> bytes:
+    """``data`` sync-flushed against ``history``: back references into it."""
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -15, zdict=history)
+    out = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    return out[:-4]
+
+
+def test_7_2_2_the_window_survives_a_message_that_ended_with_bfinal() -> None:
+    # Section 7.2.2: without no_context_takeover the next message uses "the
+    # LZ77 sliding window used to process the last compressed message",
+    # even when that message ended its DEFLATE stream (section 7.2.3.4).
+    second = referring(FIRST, FIRST)
+    with pytest.raises(zlib.error):
+        zlib.decompressobj(-15).decompress(second + b"\x00\x00\xff\xff")
+    data = frame(Opcode.TEXT, finished(FIRST), rsv=0x40) + frame(Opcode.TEXT, second, rsv=0x40)
+    for cut in range(len(data) + 1):
+        conn = server()
+        conn.receive_data(data[:cut])
+        conn.receive_data(data[cut:])
+        assert conn.events() == [Text(FIRST.decode())] * 2, cut
+
+
+def test_7_2_2_the_window_spans_messages_before_the_bfinal_one() -> None:
+    # Two sync-flushed messages, then one ending with BFINAL, then one that
+    # refers back to all three.
+    a, b, c = b"alpha " * 10, b"beta " * 10, b"gamma " * 10
+    sender = zlib.compressobj(6, zlib.DEFLATED, -15)
+    frames = b""
+    for part in (a, b):
+        out = sender.compress(part) + sender.flush(zlib.Z_SYNC_FLUSH)
+        frames += frame(Opcode.BINARY, out[:-4], rsv=0x40)
+    frames += frame(Opcode.BINARY, finished(c, a + b), rsv=0x40)
+    frames += frame(Opcode.BINARY, referring(a + b + c, a + b + c), rsv=0x40)
+    conn = server()
+    conn.receive_data(frames)
+    assert conn.events() == [Binary(a), Binary(b), Binary(c), Binary(a + b + c)]
+
+
+def test_7_2_2_the_window_keeps_only_its_size() -> None:
+    # A 512-byte window (9 bits) agreed: the last 512 bytes are what the
+    # next message may refer to, and all that has to be kept.
+    old = bytes(range(256)) * 8
+    ender = zlib.compressobj(6, zlib.DEFLATED, -9)
+    first = ender.compress(old) + ender.flush(zlib.Z_FINISH)
+    recent = old[-512:]
+    sender = zlib.compressobj(6, zlib.DEFLATED, -9, zdict=recent)
+    second = (sender.compress(recent) + sender.flush(zlib.Z_SYNC_FLUSH))[:-4]
+    extension = PerMessageDeflate(receive_max_window_bits=9)
+    conn = ServerConnection(extension=extension)
+    conn.receive_data(
+        frame(Opcode.BINARY, first, rsv=0x40) + frame(Opcode.BINARY, second, rsv=0x40)
+    )
+    assert conn.events() == [Binary(old), Binary(recent)]
+
+
+def test_7_2_2_no_context_takeover_starts_each_message_afresh() -> None:
+    conn = server(receive_no_context_takeover=True)
+    conn.receive_data(frame(Opcode.TEXT, finished(FIRST), rsv=0x40))
+    assert failure_code(conn, frame(Opcode.TEXT, referring(FIRST, FIRST), rsv=0x40)) == 1007
+
+
 def test_7_2_3_5_two_deflate_blocks_in_one_message() -> None:
     conn = client()
     payload = bytes([0xF2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xCA, 0xC9, 0xC9, 0x07, 0x00])
