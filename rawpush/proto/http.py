@@ -5,11 +5,20 @@ the I/O layer feeds it bytes as they arrive, asks for complete requests,
 and writes the bytes each response method returns. It owns no socket and
 no clock, and adds what the routes need on top of h11:
 
-- complete requests (head and body) with the target already split into a
-  percent-decoded path and query;
-- limits, each answered with the right status: 431 for an oversize head,
-  413 for an oversize body (never buffered past the limit), 505 for an
-  HTTP major version other than 1, h11's hint (400, 501) for the rest;
+- complete requests (head and body) with the target already split into
+  a path, as sent (never percent-decoded: see ``Request``), and a query;
+- limits, each answered with the right status and decided by the bytes,
+  never by how they were cut: 414 for an oversize request-target, 431 for
+  an oversize head (measured by ``HeadReader``, shared with the WebSocket
+  handshakes), 413 for an oversize body (never buffered past the limit),
+  505 for an HTTP major version other than 1, h11's hint (400, 501) for
+  the rest;
+- stricter requests than h11 alone: a ``Host`` that is not ``host[:port]``
+  or is empty over HTTP/1.1 is 400 (RFC 9112 section 3.2); so is a request
+  with both ``Content-Length`` and ``Transfer-Encoding`` (section 6.1: a
+  smuggling vector), and the connection is closed after the answer;
+- one empty line before a request line is ignored (section 2.2), also
+  between pipelined requests;
 - exceptions of rawpush's own hierarchy only: the receive path raises
   ``HTTPError`` (the reply it implies), the send path ``LocalProtocolError``.
 
@@ -38,12 +47,14 @@ answered, since bytes of a later request are buffered until then.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
 import h11
 
 from rawpush.proto.errors import HTTPError, LocalProtocolError
+from rawpush.proto.http_head import HeadReader, valid_host
 from rawpush.proto.http_request import HTTPConfig, Request, json_bytes, split_target
 
 # Request, HTTPConfig and json_bytes live in http_request; re-exported here.
@@ -54,15 +65,25 @@ Headers = Sequence[tuple[str, str]]
 _JSON_TYPE = ("Content-Type", "application/json")
 # The framing headers respond() computes itself; a caller's copy would
 # either be redundant or contradict the body (RFC 9112 section 6.3).
-_FRAMING = frozenset({"content-length", "transfer-encoding"})
+_FRAMING = frozenset({b"content-length", b"transfer-encoding"})
 # States in which the server may still begin a response (h11 allows an
 # error response from IDLE after the request head failed to parse).
 _CAN_RESPOND = (h11.IDLE, h11.SEND_RESPONSE)
 # h11 imports MIGHT_SWITCH_PROTOCOL at top level but leaves it out of __all__.
 _REQUEST_COMPLETE = (h11.DONE, h11.MUST_CLOSE, h11.MIGHT_SWITCH_PROTOCOL)  # type: ignore[attr-defined]
+# The request-target of a request line that may be cut short: after the
+# method and its one SP, up to the next SP or line end (RFC 9112 section 3).
+_TARGET = re.compile(rb"[^ \r\n]* ([^ \r\n]*)")
+
+
+def _check_bytes(data: object) -> None:
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise LocalProtocolError(f"a body is bytes, not {type(data).__name__}")
 
 
 def _final(status: int) -> None:
+    if isinstance(status, bool) or not isinstance(status, int):
+        raise LocalProtocolError(f"status must be an int, not {status!r}")
     if status < 200:
         # Interim responses have their own methods: only 100 (sent by
         # next_request) and 101 (switch_protocols) make sense here.
@@ -73,16 +94,15 @@ class HTTPConnection:
     """The server side of one HTTP/1.x connection, sans-IO.
 
     After ``next_request()`` raised ``HTTPError`` the connection is dead:
-    answer with ``respond_error()`` (it closes the connection), discard
-    later input, and close. Further ``next_request()`` calls raise
-    ``LocalProtocolError``.
+    answer with ``respond_error()`` (it closes the connection) and close;
+    later ``receive_data``, ``receive_eof`` and ``next_request`` calls
+    raise ``LocalProtocolError``.
     """
 
     def __init__(self, config: HTTPConfig | None = None) -> None:
         self.config = config if config is not None else HTTPConfig()
-        self._h11 = h11.Connection(
-            h11.SERVER, max_incomplete_event_size=self.config.max_header_bytes
-        )
+        self._h11 = self._new_h11()
+        self._reader = HeadReader(self._h11, self.config.max_header_bytes)
         self._head: h11.Request | None = None
         self._body: list[bytes] = []
         self._body_size = 0
@@ -92,23 +112,31 @@ class HTTPConnection:
         # The method being answered: HEAD responses carry no body.
         self._method: bytes | None = None
 
+    def _new_h11(self) -> h11.Connection:
+        # h11's own incomplete-event limit still bounds a chunk-size line or
+        # trailer section in a body; HeadReader bounds the head.
+        return h11.Connection(h11.SERVER, max_incomplete_event_size=self.config.max_header_bytes)
+
     # -- receiving ---------------------------------------------------------
+
+    def _check_alive(self) -> None:
+        if self._failed:
+            raise LocalProtocolError("the connection failed; answer it and close it")
 
     def receive_data(self, data: bytes) -> None:
         """Buffer bytes from the peer (parsed by ``next_request``)."""
-        if self._failed or not data:
-            # Bytes still in flight after a fatal error are discarded: the
-            # connection is closing and nothing in them can be trusted.
-            return
+        self._check_alive()
         if self._eof:
             raise LocalProtocolError("receive_data() after receive_eof()")
-        self._h11.receive_data(data)
+        if data:
+            self._reader.add(data)
 
     def receive_eof(self) -> None:
-        """The peer closed its sending side."""
-        if not self._failed and not self._eof:
+        """The peer closed its sending side (calling it again is harmless)."""
+        self._check_alive()
+        if not self._eof:
             self._eof = True
-            self._h11.receive_data(b"")
+            self._reader.add_eof()
 
     def next_request(self) -> Request | None:
         """The next complete request, or None when there is none yet.
@@ -117,31 +145,30 @@ class HTTPConnection:
         answered yet, the peer closed, or the connection is to be closed.
         Raises ``HTTPError`` for a request we refuse.
         """
-        if self._failed:
-            raise LocalProtocolError("the connection failed; answer it and close it")
-        conn = self._h11
-        if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
+        self._check_alive()
+        if self._h11.our_state is h11.DONE and self._h11.their_state is h11.DONE:
             self.start_next_cycle()
         if self.should_close:
             return None
+        reader = self._reader
         while True:
             try:
-                event = conn.next_event()
+                event = reader.next_event()
             except h11.RemoteProtocolError as exc:
                 raise self._fail(self._status_for(exc), str(exc)) from exc
-            if event is h11.NEED_DATA:
-                if self._head is not None and conn.they_are_waiting_for_100_continue:
+            if event is None:
+                if self._head is not None and self._h11.they_are_waiting_for_100_continue:
                     # RFC 9110 section 10.1.1: the client holds the body back
                     # until we say we want it.
                     self._out += self._send_head(100, [])
                 return None
-            if event is h11.PAUSED or isinstance(event, h11.ConnectionClosed):
+            if isinstance(event, h11.ConnectionClosed):
                 return None
             if isinstance(event, h11.Request):
                 # Before the checks: h11 has taken the method in, and an error
                 # response to HEAD must leave its body out as well.
                 self._method = event.method
-                self._check_head(event)
+                self._check_head(event, reader.end_head())
                 self._head = event
             elif isinstance(event, h11.Data):
                 self._body_size += len(event.data)
@@ -153,11 +180,19 @@ class HTTPConnection:
 
     def _status_for(self, exc: h11.RemoteProtocolError) -> int:
         status = exc.error_status_hint
-        if status == 431 and self._head is not None:
-            # h11 only knows "the incomplete event is too big"; once the head
-            # is in, that event is a chunk-size line or trailer section,
-            # which is a malformed body rather than an oversize head.
-            return 400
+        if status == 431:
+            if self._head is not None:
+                # h11 only knows "the incomplete event is too big"; once the
+                # head is in, that event is a chunk-size line or trailer
+                # section, which is a malformed body, not an oversize head.
+                return 400
+            # The head is over the limit and unfinished. h11 holds its first
+            # max_header_bytes + 1 bytes (HeadReader gives it no more, less
+            # a skipped empty line): the target is judged on those, as it is
+            # for a complete head, so the answer does not depend on the cuts.
+            match = _TARGET.match(self._h11.trailing_data[0])
+            if match is not None and len(match[1]) > self.config.max_target_bytes:
+                return 414
         return status
 
     def _fail(self, status: int, message: str) -> HTTPError:
@@ -166,27 +201,47 @@ class HTTPConnection:
         self._body.clear()
         return HTTPError(message, status)
 
-    def _check_head(self, event: h11.Request) -> None:
-        # RFC 6585 section 5: 431 whichever way the bytes were cut. h11 checks
-        # max_incomplete_event_size only while a head is still incomplete, so
-        # a big head that arrives in one read would slip past it; measure the
-        # parsed head (as sent, less the whitespace h11 trims) here as well.
-        size = len(event.method) + len(event.target) + len(event.http_version) + 9
-        size += sum(len(name) + len(value) + 4 for name, value in event.headers) + 2
-        if size > self.config.max_header_bytes:
+    def _check_head(self, event: h11.Request, size: int) -> None:
+        config = self.config
+        if len(event.target) > config.max_target_bytes:
+            # RFC 9112 section 3 / RFC 9110 section 15.5.15; judged before
+            # the head size, as for an unfinished head (_status_for).
+            raise self._fail(414, "request-target too long")
+        if size > config.max_header_bytes:
+            # RFC 6585 section 5; size as sent, from HeadReader.
             raise self._fail(431, "request header fields too large")
-        major = event.http_version.split(b".", 1)[0]
-        if major != b"1":
+        version = event.http_version
+        if version.split(b".", 1)[0] != b"1":
             # RFC 9110 section 15.6.6; h11 parses any HTTP/d.d.
             raise self._fail(505, "HTTP version not supported")
         if event.method == b"CONNECT":
             # A tunnel is not something a push server offers, and answering
             # CONNECT with a 2xx would switch h11 to a tunnel (section 9.3.6).
             raise self._fail(501, "CONNECT is not supported")
+        length: bytes | None = None
+        chunked = False
+        host: bytes | None = None
         for name, value in event.headers:
-            # h11 has already checked the value is 1*DIGIT and consistent.
-            if name == b"content-length" and int(value) > self.config.max_body_bytes:
-                raise self._fail(413, "request body too large")
+            if name == b"content-length":
+                length = value  # h11 checked it is 1*DIGIT and consistent
+            elif name == b"transfer-encoding":
+                chunked = True
+            elif name == b"host":
+                host = value  # h11 refuses a second one (400)
+        if length is not None and chunked:
+            # RFC 9112 section 6.1: the two framings disagree about where the
+            # body ends (request smuggling); refuse, and close afterwards.
+            raise self._fail(400, "both Content-Length and Transfer-Encoding")
+        if length is not None and int(length) > config.max_body_bytes:
+            raise self._fail(413, "request body too large")
+        # RFC 9112 section 3.2: 400 for an invalid Host; one is required
+        # (and so may not be empty) from HTTP/1.1 on. h11 requires it for
+        # exactly 1.1; a later 1.x minor version needs it as well.
+        if host is None:
+            if version != b"1.0":
+                raise self._fail(400, "Host header missing")
+        elif not valid_host(host.decode("latin-1")) or (not host and version != b"1.0"):
+            raise self._fail(400, f"invalid Host header {host!r}")
 
     def _complete(self) -> Request:
         head = self._head
@@ -195,11 +250,13 @@ class HTTPConnection:
         self._head = None
         self._body.clear()
         self._body_size = 0
+        # The message is complete: bytes from here on wait for the next head.
+        self._reader.next_head()
         target = head.target.decode("latin-1")
         try:
             path, query = split_target(target, self.config.max_query_fields)
-        except ValueError as exc:
-            raise self._fail(400, f"bad request target: {exc}") from exc
+        except HTTPError as exc:
+            raise self._fail(exc.status, str(exc)) from exc
         version = head.http_version.decode("ascii")
         headers = tuple(
             (name.decode("latin-1"), value.decode("latin-1")) for name, value in head.headers
@@ -250,7 +307,7 @@ class HTTPConnection:
     def trailing_data(self) -> bytes:
         """Bytes received but not consumed as HTTP: after a 101 these are
         the first bytes of the next protocol (RFC 9110 section 7.8)."""
-        return bytes(self._h11.trailing_data[0])
+        return bytes(self._h11.trailing_data[0]) + self._reader.pending
 
     def start_next_cycle(self) -> None:
         """Reset for the next request after a complete keep-alive exchange.
@@ -261,9 +318,16 @@ class HTTPConnection:
         """
         try:
             self._h11.start_next_cycle()
-            self._method = None
         except h11.LocalProtocolError as exc:
             raise LocalProtocolError(str(exc)) from exc
+        self._method = None
+        if self._h11.trailing_data[0]:
+            # A pipelined request already sits in h11's buffer, unmeasured
+            # and perhaps behind an empty line: a fresh h11 reads it through
+            # HeadReader exactly as if it arrived now.
+            conn = self._new_h11()
+            self._reader.next_head(conn)
+            self._h11 = conn
 
     def data_to_send(self) -> bytes:
         """Bytes the connection produced by itself (a 100 Continue)."""
@@ -297,6 +361,8 @@ class HTTPConnection:
             return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
         except UnicodeEncodeError as exc:
             raise LocalProtocolError(f"header not encodable as latin-1: {exc}") from exc
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise LocalProtocolError(f"headers must be (str, str) pairs: {exc}") from exc
 
     def respond(self, status: int, headers: Headers = (), body: bytes = b"") -> bytes:
         """A complete response with ``Content-Length``; the bytes to write.
@@ -305,9 +371,10 @@ class HTTPConnection:
         304 responses carry neither body nor ``Content-Length`` (8.6).
         """
         _final(status)
-        if any(name.lower() in _FRAMING for name, _ in headers):
-            raise LocalProtocolError("respond() sets the framing headers itself")
+        _check_bytes(body)
         fields = self._encode(headers)
+        if any(name.lower() in _FRAMING for name, _ in fields):
+            raise LocalProtocolError("respond() sets the framing headers itself")
         if status in (204, 304):
             if body:
                 raise LocalProtocolError(f"a {status} response has no body")
@@ -356,6 +423,7 @@ class HTTPConnection:
 
     def stream_chunk(self, data: bytes) -> bytes:
         """One piece of a streamed body (nothing for an empty piece or HEAD)."""
+        _check_bytes(data)
         if not data or self._method == b"HEAD":
             # h11 writes no chunk for empty data; HEAD carries no body.
             return b""

@@ -28,31 +28,42 @@ import binascii
 import enum
 import hashlib
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from http import HTTPStatus
 
 import h11
 
 from rawpush.proto.errors import HandshakeError, LocalProtocolError
+from rawpush.proto.http_head import (
+    DEFAULT_MAX_HEADER_BYTES,
+    HeadReader,
+    comma_tokens,
+    decode_headers,
+    is_token,
+    remote_error,
+)
 
+# The h11 helpers moved to rawpush.proto.http_head (shared with
+# HTTPConnection); they stay importable from here.
 __all__ = [
     "DEFAULT_MAX_HEADER_BYTES",
     "HandshakeRequest",
     "HandshakeState",
+    "HeadReader",
     "ServerHandshake",
     "accept_headers",
     "accept_key",
     "check_request",
+    "comma_tokens",
+    "decode_headers",
+    "is_token",
     "reject_response",
+    "remote_error",
 ]
-
-DEFAULT_MAX_HEADER_BYTES = 16 * 1024
 
 # Section 1.3: the GUID every endpoint appends to the key before hashing.
 _GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-# RFC 9110 section 5.6.2: token characters.
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # Headers the handshake itself writes; callers may not add them again.
 _MANAGED_RESPONSE = {"upgrade", "connection", "sec-websocket-accept", "sec-websocket-protocol"}
 _STATUSES = {int(s) for s in HTTPStatus}
@@ -102,19 +113,6 @@ def is_valid_key(key: str) -> bool:
         return False
     # Canonical form only: no stray padding bits or whitespace.
     return len(raw) == 16 and base64.b64encode(raw).decode("ascii") == key
-
-
-def comma_tokens(values: Sequence[str]) -> list[str]:
-    """Elements of comma-separated header values; empty elements dropped (RFC 9110 5.6.1)."""
-    out: list[str] = []
-    for value in values:
-        out.extend(part.strip(" \t") for part in value.split(","))
-    return [part for part in out if part]
-
-
-def is_token(value: str) -> bool:
-    """True when ``value`` is an RFC 9110 token."""
-    return _TOKEN.fullmatch(value) is not None
 
 
 def _values(headers: Sequence[tuple[str, str]], name: str) -> list[str]:
@@ -254,76 +252,6 @@ def reject_response(error: HandshakeError) -> tuple[int, list[tuple[str, str]], 
         ("Connection", ", ".join(tokens)),
     ]
     return status, headers, body
-
-
-def remote_error(exc: h11.RemoteProtocolError, status: int | None = None) -> HandshakeError:
-    """h11's parse error as a ``HandshakeError`` with h11's status hint."""
-    return HandshakeError(f"malformed HTTP: {exc}", status or exc.error_status_hint)
-
-
-def decode_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
-    """h11's byte headers as ``str`` pairs (latin-1: every byte maps to one char)."""
-    return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers]
-
-
-class HeadReader:
-    """Feeds h11 at most ``limit + 1`` bytes until a head ends.
-
-    h11 checks ``max_incomplete_event_size`` only on an incomplete head, so a
-    big head in one piece would pass where the same bytes split would not;
-    this makes the outcome depend on the bytes, not on how they were cut.
-    """
-
-    __slots__ = ("_buffered", "_conn", "_eof_sent", "_head_done", "_limit", "_pending", "eof")
-
-    def __init__(self, conn: h11.Connection, limit: int) -> None:
-        self._conn = conn
-        self._limit = limit
-        self._pending = bytearray()
-        self._buffered = 0
-        self._head_done = False
-        self.eof = False
-        self._eof_sent = False
-
-    def add(self, data: bytes) -> None:
-        if self._head_done:
-            self._conn.receive_data(data)
-        else:
-            self._pending += data
-
-    def add_eof(self) -> None:
-        self.eof = True
-
-    def next_event(self) -> h11.Event | None:
-        """The next h11 event, None when more bytes are needed; raises h11's errors."""
-        while True:
-            event = self._conn.next_event()
-            if isinstance(event, h11.Event):
-                return event
-            # PAUSED comes only after the head; callers stop reading there.
-            assert event is h11.NEED_DATA, event
-            if self._pending:
-                # Pending bytes exist only before the head ends (see add()).
-                size = min(len(self._pending), self._limit + 1 - self._buffered)
-                chunk = bytes(self._pending[:size])
-                del self._pending[:size]
-                self._buffered += len(chunk)
-                self._conn.receive_data(chunk)
-            elif self.eof and not self._eof_sent:
-                self._eof_sent = True
-                self._conn.receive_data(b"")
-            else:
-                return None
-
-    def end_head(self) -> int:
-        """Mark the head as read; return its size in bytes and stop limiting."""
-        size = self._buffered - len(self._conn.trailing_data[0])
-        self._head_done = True
-        # EOF cannot be pending here: it is only fed once _pending is empty.
-        if self._pending:
-            self._conn.receive_data(bytes(self._pending))
-            self._pending.clear()
-        return size
 
 
 class ServerHandshake:
