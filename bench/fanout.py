@@ -192,7 +192,7 @@ def report(results: list[Result], started: float) -> None:
             f"throughput x{fmt(tput, 2)}   p99 latency x{fmt(lat, 2)} lower"
         )
     print()
-    print("targets (issue 5): >= 5x sse-starlette fan-out; p99 < 100 ms at 10,000 subscribers")
+    print("targets: >= 5x sse-starlette fan-out; p99 < 100 ms at 10,000 subscribers")
     for r in results:
         if r.server != "rawpush":
             continue

@@ -125,7 +125,7 @@ async def main() -> None:
             ratio = "" if kind == "rawpush" else f"x{per_conn / ours:.2f}"
             print(f"{transport:<9} {kind:<14} {per_conn:>9.2f} {ratio:>13}")
         print()
-        print(f"target (issue 5): rawpush <= {TARGET_KIB:g} KiB per idle connection")
+        print(f"target: rawpush <= {TARGET_KIB:g} KiB per idle connection")
         for transport in ("sse", "ws"):
             ours = results[("rawpush", transport)]
             verdict = "met" if ours <= TARGET_KIB else "NOT met"

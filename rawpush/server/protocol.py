@@ -83,7 +83,7 @@ class HTTPProtocol(asyncio.Protocol):
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.transport: asyncio.Transport | None = None
-        self.http = HTTPConnection(ctx.http_config)
+        self.http = HTTPConnection(ctx.config.http)
         self.session: Session | None = None
         self.kind = "http"
         self._labels = labels("http")
@@ -139,7 +139,7 @@ class HTTPProtocol(asyncio.Protocol):
             # that buffer would exceed what one request may hold.
             self.http.receive_data(data)
             self._buffered += len(data)
-            cfg = self.ctx.config
+            cfg = self.ctx.config.http
             if self._buffered > cfg.max_header_bytes + cfg.max_body_bytes:
                 self.pause_reading()
             return
@@ -409,7 +409,7 @@ class HTTPProtocol(asyncio.Protocol):
 
     def drain(self) -> None:
         """The server is shutting down: end this connection as gracefully
-        as its state allows (DESIGN.md "Drain")."""
+        as its state allows: nothing accepted is lost)."""
         if self.session is not None:
             self.session.drain()
         elif self._task is None:

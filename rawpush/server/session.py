@@ -8,7 +8,7 @@ The order of things, the same for both transports, and why:
    subscribed, so nothing published after that moment can miss it. A hub
    that refuses still gets a proper error response then.
 2. the head, then the gap notice if the history no longer reaches back to
-   the client's last id (never a silent gap, DESIGN.md "Resume"), then the
+   the client's last id (never a silent gap), then the
    replay, then live events, in id order. Live events that arrived while we
    subscribed waited in the outbox and follow the replay.
 3. the socket's write watermarks pause and resume the outbox; on overflow
@@ -205,7 +205,7 @@ class StreamSession:
 
     def drain(self) -> None:
         """Server shutdown: flush what is queued, then end the way the
-        transport asks (DESIGN.md "Drain")."""
+        transport asks (nothing accepted is lost)."""
         if self._ended:
             return
         self.host.disconnect("drain")

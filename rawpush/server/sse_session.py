@@ -3,15 +3,16 @@
 The subscription, the outbox and their order (subscribe, head, gap notice,
 replay, live) are ``StreamSession``'s; what is SSE's own:
 
-1. the head is ``start_stream`` (chunked over HTTP/1.1, delimited by the
-   close over HTTP/1.0), and the gap notice is ``event: gap``;
+1. the head goes out through the host (``open_stream``), which says how
+   the body is framed (chunked over HTTP/1.1, raw where the host frames
+   it or the close delimits it), and the gap notice is ``event: gap``;
 2. a comment line every ``sse_heartbeat_interval`` keeps proxies from
    timing the stream out (WHATWG HTML 9.2.7 suggests about 15 s).
 
 SSE has no pong, so a dead reader shows only as a socket that accepts no
 bytes: the transport stays paused (over its high watermark) with no
-resume for ``write_stall_timeout`` and the stream is ended (DESIGN.md
-"Idle and slow peers"). On overflow the policy decides (``Outbox``).
+resume for ``write_stall_timeout`` and the stream is ended. On overflow
+the policy decides (``Outbox``).
 """
 
 from __future__ import annotations
