@@ -54,6 +54,7 @@ __all__ = [
     "deflate_from_response",
     "deflate_offer",
     "deflate_response",
+    "offered_params",
     "parse_extensions",
 ]
 
@@ -321,6 +322,25 @@ def _read_params(params: Params) -> dict[str, int | bool] | None:
         else:
             return None
     return seen
+
+
+def offered_params(params: Params) -> DeflateParams | None:
+    """The ``DeflateParams`` a permessage-deflate offer's parameters say,
+    or None when they break section 7.1; to check an answer against an
+    offer written by hand (``deflate_from_response``)."""
+    got = _read_params(params)
+    if got is None:
+        return None
+    server_bits = got.get("server_max_window_bits")
+    client_bits = got.get("client_max_window_bits")
+    return DeflateParams(
+        server_no_context_takeover="server_no_context_takeover" in got,
+        client_no_context_takeover="client_no_context_takeover" in got,
+        server_max_window_bits=None if server_bits is None else int(server_bits),
+        client_max_window_bits=(
+            None if client_bits is None or client_bits is True else int(client_bits)
+        ),
+    )
 
 
 def deflate_offer(params: DeflateParams = DeflateParams()) -> str:

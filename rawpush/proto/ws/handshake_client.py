@@ -6,6 +6,13 @@ refusal raises ``HandshakeError`` whose ``status`` is the status received
 (101 when a 101 response broke a rule; h11's hint when the bytes were not
 HTTP at all); ``response`` then holds the status, headers and (up to
 ``max_body_bytes`` of) the body, for the caller to show.
+
+Extensions (section 4.1 item 5, section 9.1): the response may only name
+extensions the request offered, each once, and permessage-deflate only
+with parameters one of our offers allowed (RFC 7692 section 7.1);
+anything else fails the handshake. Pass ``deflate=DeflateParams(...)`` to
+have the handshake write the offer itself and build the negotiated
+``PerMessageDeflate`` (``extension``) for ``ClientConnection``.
 """
 
 from __future__ import annotations
@@ -18,6 +25,15 @@ from dataclasses import dataclass
 import h11
 
 from rawpush.proto.errors import HandshakeError, LocalProtocolError
+from rawpush.proto.ws.deflate import NAME as DEFLATE
+from rawpush.proto.ws.deflate import (
+    DeflateParams,
+    PerMessageDeflate,
+    deflate_from_response,
+    deflate_offer,
+    offered_params,
+    parse_extensions,
+)
 from rawpush.proto.ws.handshake import (
     DEFAULT_MAX_HEADER_BYTES,
     HandshakeState,
@@ -82,6 +98,7 @@ class ClientHandshake:
         key: str | None = None,
         max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        deflate: DeflateParams | None = None,
     ) -> None:
         if not host:
             raise LocalProtocolError("host must not be empty")
@@ -99,6 +116,18 @@ class ClientHandshake:
         for name, _ in extra_headers:
             if name.lower() in _MANAGED_REQUEST:
                 raise LocalProtocolError(f"header {name!r} is set by the handshake")
+        offers = [v for k, v in extra_headers if k.lower() == "sec-websocket-extensions"]
+        if deflate is not None:
+            if offers:
+                raise LocalProtocolError("deflate= writes Sec-WebSocket-Extensions itself")
+            offers = [deflate_offer(deflate)]
+            extra_headers = [*extra_headers, ("Sec-WebSocket-Extensions", offers[0])]
+        try:
+            self._offers = parse_extensions(offers)
+        except HandshakeError as exc:
+            raise LocalProtocolError(f"cannot offer extensions: {exc}") from None
+        self._deflate = deflate
+        self._extension: PerMessageDeflate | None = None
 
         headers = [
             ("Host", host),
@@ -115,9 +144,6 @@ class ClientHandshake:
 
         self._key = key
         self._subprotocols = offered
-        self._offered_extensions = any(
-            name.lower() == "sec-websocket-extensions" for name, _ in extra_headers
-        )
         self._max_body_bytes = max_body_bytes
         self._conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_header_bytes)
         self._max_header_bytes = max_header_bytes
@@ -147,6 +173,12 @@ class ClientHandshake:
     def response(self) -> HandshakeResponse | None:
         """The server's final response, accepted or refused, once read."""
         return self._response
+
+    @property
+    def extension(self) -> PerMessageDeflate | None:
+        """The negotiated permessage-deflate when ``deflate=`` was given and
+        the server accepted it, for ``ClientConnection(extension=...)``."""
+        return self._extension
 
     @property
     def subprotocol(self) -> str | None:
@@ -272,10 +304,13 @@ class ClientHandshake:
         accepts = values("sec-websocket-accept")
         if accepts != [accept_key(self._key)]:
             raise fail(f"Sec-WebSocket-Accept {accepts!r} does not match the key")
-        # Item 5: no extension we did not offer.
+        # Item 5: no extension we did not offer, none with parameters we
+        # did not allow.
         extensions = tuple(values("sec-websocket-extensions"))
-        if extensions and not self._offered_extensions:
-            raise fail(f"extensions {extensions!r} were not offered")
+        if extensions:
+            problem = self._check_extensions(extensions)
+            if problem is not None:
+                raise fail(f"extensions {extensions!r}: {problem}")
         # Item 6: at most one subprotocol, one we offered.
         protocols = values("sec-websocket-protocol")
         subprotocol: str | None = None
@@ -288,3 +323,39 @@ class ClientHandshake:
             status=101, headers=headers, subprotocol=subprotocol, extensions=extensions
         )
         return self._response
+
+    def _check_extensions(self, values: tuple[str, ...]) -> str | None:
+        """What is wrong with the response's extensions, None when nothing."""
+        try:
+            answered = parse_extensions(values)
+        except HandshakeError as exc:
+            return str(exc)
+        names = [name.lower() for name, _ in answered]
+        if len(set(names)) != len(names):
+            return "an extension is answered twice"
+        offered = {name.lower() for name, _ in self._offers}
+        for name in names:
+            if name not in offered:
+                return f"{name!r} was not offered"
+        if DEFLATE not in names:
+            return None
+        # RFC 7692 section 7.1: the answer must fit one of our offers.
+        params = next(raw for name, raw in answered if name.lower() == DEFLATE)
+        answer = "; ".join([DEFLATE, *(k if v is None else f"{k}={v}" for k, v in params)])
+        limits_client = "client_max_window_bits" in dict(params)
+        problem = "no permessage-deflate offer allows it"
+        for name, raw in self._offers:
+            offer = offered_params(raw) if name.lower() == DEFLATE else None
+            if offer is None:
+                continue
+            if limits_client and "client_max_window_bits" not in dict(raw):
+                continue  # section 7.1.2.2: only answered when offered
+            try:
+                deflate_from_response([answer], offer)
+            except HandshakeError as exc:
+                problem = str(exc)
+                continue
+            if self._deflate is not None:
+                self._extension = deflate_from_response([answer], self._deflate)
+            return None
+        return problem
