@@ -175,12 +175,13 @@ def check_request(
         raise HandshakeError("a WebSocket handshake request has no body", 400)
 
     # Item 6, section 4.4: version 13 only; tell the client what we speak.
+    # RFC 9110 section 15.5.22: a 426 names the protocol in Upgrade too.
     versions = _values(headers, "sec-websocket-version")
     if versions != ["13"]:
         raise HandshakeError(
             f"unsupported Sec-WebSocket-Version {versions!r}",
             426,
-            (("Sec-WebSocket-Version", "13"),),
+            (("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Version", "13")),
         )
 
     # Item 5: one key, base64 of 16 bytes.
@@ -246,6 +247,11 @@ def reject_response(error: HandshakeError) -> tuple[int, list[tuple[str, str]], 
             tokens[:0] = comma_tokens([value])
         else:
             headers.append((name, value))
+    if status == 426 and not any(name.lower() == "upgrade" for name, _ in headers):
+        # RFC 9110 section 15.5.22: a 426 MUST send Upgrade, whoever built
+        # the error; Connection lists it (section 7.8).
+        headers.insert(0, ("Upgrade", "websocket"))
+        tokens[:0] = ["Upgrade"]
     headers += [
         ("Content-Type", "text/plain; charset=utf-8"),
         ("Content-Length", str(len(body))),

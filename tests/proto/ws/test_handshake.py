@@ -145,7 +145,25 @@ def test_4_2_1_item5_duplicate_key_400() -> None:
 def test_4_4_unsupported_version_426_with_version_header(version: str | None) -> None:
     err = refused(headers(sec_websocket_version=version))
     assert err.status == 426
-    assert err.headers == (("Sec-WebSocket-Version", "13"),)
+    assert ("Sec-WebSocket-Version", "13") in err.headers
+
+
+def test_9110_15_5_22_a_version_426_also_says_upgrade_websocket() -> None:
+    # A 426 "MUST send an Upgrade header field", naming what we speak.
+    status, hs, _ = reject_response(refused(headers(sec_websocket_version="8")))
+    assert status == 426
+    assert ("Upgrade", "websocket") in hs
+    assert ("Sec-WebSocket-Version", "13") in hs
+    assert ("Connection", "Upgrade, close") in hs
+
+
+def test_9110_15_5_22_reject_response_adds_upgrade_to_any_426() -> None:
+    status, hs, _ = reject_response(HandshakeError("built elsewhere", 426))
+    assert status == 426
+    assert [v for k, v in hs if k == "Upgrade"] == ["websocket"]
+    assert ("Connection", "Upgrade, close") in hs
+    _, hs, _ = reject_response(HandshakeError("not a 426", 400))
+    assert all(k != "Upgrade" for k, _ in hs)
 
 
 def test_4_4_version_twice_426() -> None:

@@ -252,7 +252,8 @@ def test_4_4_reject_writes_status_headers_and_body() -> None:
     status, hs, body = parse_response(server.reject())
     assert status == 426
     assert ("sec-websocket-version", "13") in hs
-    assert ("connection", "close") in hs
+    assert ("upgrade", "websocket") in hs
+    assert ("connection", "Upgrade, close") in hs
     assert body.startswith(b"426 Upgrade Required")
     assert server.state is HandshakeState.REJECTED
     with pytest.raises(LocalProtocolError):
