@@ -25,6 +25,14 @@ from dataclasses import dataclass
 import h11
 
 from rawpush.proto.errors import HandshakeError, LocalProtocolError
+from rawpush.proto.http_head import (
+    DEFAULT_MAX_HEADER_BYTES,
+    HeadReader,
+    comma_tokens,
+    decode_headers,
+    is_token,
+    remote_error,
+)
 from rawpush.proto.ws.deflate import NAME as DEFLATE
 from rawpush.proto.ws.deflate import (
     DeflateParams,
@@ -34,17 +42,7 @@ from rawpush.proto.ws.deflate import (
     offered_params,
     parse_extensions,
 )
-from rawpush.proto.ws.handshake import (
-    DEFAULT_MAX_HEADER_BYTES,
-    HandshakeState,
-    HeadReader,
-    accept_key,
-    comma_tokens,
-    decode_headers,
-    is_token,
-    is_valid_key,
-    remote_error,
-)
+from rawpush.proto.ws.handshake import HandshakeState, accept_key, is_valid_key
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "ClientHandshake", "HandshakeResponse"]
 
