@@ -1,7 +1,13 @@
 """``rawpush serve``: run the push hub.
 
-Every ``serve`` flag maps one-to-one onto a ``ServerConfig`` field, so what
-the command line can do, Python can do, and the defaults live in one place.
+Every ``serve`` flag maps onto one ``ServerConfig`` field (``--max-body-bytes``
+onto ``http.max_body_bytes``, ``--history`` onto ``hub.history_size``), so
+what the command line can do, Python can do, and the defaults live in one
+place: a flag that is not given leaves the ``ServerConfig`` default alone.
+
+``--max-message-size N`` is ``ServerConfig.with_max_message_size(N)``: it
+moves every limit a message of N bytes meets. A limit flag given with it
+(``--max-frame-size``, ``--queue-max-bytes``, ...) still wins.
 """
 
 from __future__ import annotations
@@ -10,83 +16,182 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import sys
+from typing import Any
 
+from rawpush.proto.errors import LocalProtocolError
 from rawpush.server.config import OverflowPolicy, ServerConfig
 
 _DEFAULTS = ServerConfig()
+#: the layer configurations a dotted ``dest`` ("ws.max_frame_size") points into
+_NESTED = ("ws", "http", "hub")
+
+
+#: ``(flag, field, unit, help)`` of every flag that sets one limit or
+#: timeout, by help group; the type and the default come from the field
+_FLAGS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
+    "message size": (
+        (
+            "--max-body-bytes",
+            "http.max_body_bytes",
+            "bytes",
+            "largest POST /publish body, else 413",
+        ),
+        ("--max-frame-size", "ws.max_frame_size", "bytes", "largest WebSocket frame, else 1009"),
+        ("--max-header-bytes", "http.max_header_bytes", "bytes", "largest request head, else 431"),
+    ),
+    "history": (
+        ("--history", "hub.history_size", "events", "events kept per channel for resume"),
+        ("--history-bytes", "hub.history_bytes", "bytes", "data kept per channel for resume"),
+        ("--max-channels", "hub.max_channels", "", "channels with a history the hub may hold"),
+    ),
+    "slow subscribers": (
+        ("--queue-max-bytes", "queue_max_bytes", "bytes", "encoded events queued per subscriber"),
+        ("--queue-max-messages", "queue_max_messages", "events", "events queued per subscriber"),
+        ("--write-high-water", "write_high_water", "bytes", "write buffer that starts queueing"),
+        ("--write-low-water", "write_low_water", "bytes", "write buffer that resumes writing"),
+    ),
+    "connections and timeouts": (
+        ("--max-connections", "max_connections", "", "open connections at most, then 503"),
+        ("--backlog", "backlog", "", "listen(2) backlog of connections not yet accepted"),
+        ("--ws-ping-interval", "ws_ping_interval", "s", "between WebSocket pings"),
+        ("--ws-ping-timeout", "ws_ping_timeout", "s", "to wait for a pong, then 1011"),
+        ("--sse-heartbeat", "sse_heartbeat_interval", "s", "between SSE heartbeat comments"),
+        ("--header-timeout", "header_timeout", "s", "for a request head to arrive, then 408"),
+        ("--keepalive-timeout", "keepalive_timeout", "s", "an idle keep-alive connection lives"),
+        ("--close-timeout", "close_timeout", "s", "for the WebSocket closing handshake"),
+        ("--write-stall-timeout", "write_stall_timeout", "s", "an SSE socket may take no bytes"),
+        ("--max-poll-timeout", "max_poll_timeout", "s", "longest wait a long poll may ask for"),
+    ),
+    "drain": (
+        ("--drain-retry-ms", "drain_retry_ms", "ms", "retry hint sent to SSE clients on shutdown"),
+        ("--drain-timeout", "drain_timeout", "s", "to wait for connections, then abort them"),
+    ),
+}
+
+
+def _default(dest: str) -> Any:
+    value: Any = _DEFAULTS
+    for part in dest.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _add_flags(p: argparse._ActionsContainer, flags: tuple[tuple[str, str, str, str], ...]) -> None:
+    for flag, dest, unit, text in flags:
+        value = _default(dest)
+        kind = type(value)
+        shown = f"{value} {unit}".rstrip()
+        p.add_argument(
+            flag,
+            type=kind,
+            dest=dest,
+            metavar="N" if kind is int else "SECONDS",
+            # The parsed default stays None ("not given"): see config_from_args.
+            help=f"{text} (default {shown})",
+        )
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("serve", help="run the push hub (WebSocket, SSE, long poll)")
     p.set_defaults(run=run)
     d = _DEFAULTS
-    p.add_argument("--host", default=d.host, help="address to bind (default %(default)s)")
-    p.add_argument("--port", type=int, default=d.port, help="port (default %(default)s)")
+    p.add_argument("--host", help=f"address to bind (default {d.host})")
+    p.add_argument("--port", type=int, help=f"TCP port, 0 for any free one (default {d.port})")
     p.add_argument(
         "--redis",
-        default=None,
         metavar="URL",
         help="share channels through Redis Streams (redis://host:port/db)",
     )
-    p.add_argument(
-        "--history",
+    groups = {name: p.add_argument_group(name) for name in _FLAGS}
+    groups["message size"].add_argument(
+        "--max-message-size",
         type=int,
-        default=d.history_size,
-        dest="history_size",
-        help="events kept per channel for resume (default %(default)s)",
+        metavar="N",
+        help="largest message a client may publish (POST or WebSocket); also raises the "
+        "frame, body, queue and history bounds to carry one "
+        f"(default {d.ws.max_message_size} bytes)",
     )
-    p.add_argument("--history-bytes", type=int, default=d.history_bytes)
-    p.add_argument(
+    for name, flags in _FLAGS.items():
+        _add_flags(groups[name], flags)
+
+    g = p.add_argument_group("security")
+    g.add_argument(
         "--publish-token",
-        default=None,
+        metavar="TOKEN",
         help="require 'Authorization: Bearer TOKEN' on POST /publish",
     )
-    p.add_argument(
+    g.add_argument(
         "--allowed-origin",
         action="append",
         dest="allowed_origins",
         metavar="ORIGIN",
-        help="allow this Origin (repeatable); default: any",
+        help="allow this Origin, e.g. https://app.example (repeatable; default: any)",
     )
-    p.add_argument("--certfile", default=None, help="TLS certificate (serves wss:// and https://)")
-    p.add_argument("--keyfile", default=None, help="TLS private key")
-    p.add_argument(
+    g.add_argument(
+        "--certfile", metavar="PATH", help="TLS certificate chain, PEM (serves wss:// and https://)"
+    )
+    g.add_argument(
+        "--keyfile", metavar="PATH", help="TLS private key, PEM (default: inside --certfile)"
+    )
+    groups["slow subscribers"].add_argument(
         "--overflow",
         choices=[x.value for x in OverflowPolicy],
-        default=d.overflow.value,
-        help="slow subscriber policy (default %(default)s)",
+        help=f"what a full subscriber queue does (default {d.overflow.value})",
     )
-    p.add_argument("--queue-max-bytes", type=int, default=d.queue_max_bytes)
-    p.add_argument("--queue-max-messages", type=int, default=d.queue_max_messages)
-    p.add_argument("--max-connections", type=int, default=d.max_connections)
-    p.add_argument("--ws-ping-interval", type=float, default=d.ws_ping_interval)
-    p.add_argument("--ws-ping-timeout", type=float, default=d.ws_ping_timeout)
-    p.add_argument(
-        "--sse-heartbeat",
-        type=float,
-        default=d.sse_heartbeat_interval,
-        dest="sse_heartbeat_interval",
+    g = p.add_argument_group("WebSocket")
+    g.add_argument(
+        "--compression",
+        choices=["none", "deflate"],
+        help="accept permessage-deflate (RFC 7692) on WebSocket routes (default none)",
     )
-    p.add_argument("--header-timeout", type=float, default=d.header_timeout)
-    p.add_argument("--keepalive-timeout", type=float, default=d.keepalive_timeout)
-    p.add_argument("--write-stall-timeout", type=float, default=d.write_stall_timeout)
-    p.add_argument("--max-message-size", type=int, default=d.max_message_size)
+    g.add_argument(
+        "--ws-echo",
+        action="store_true",
+        default=None,
+        help="also serve a WebSocket echo at /echo, for conformance runs (default off)",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
-    fields = {f.name for f in dataclasses.fields(ServerConfig)}
-    values = {k: v for k, v in vars(args).items() if k in fields and v is not None}
-    if "overflow" in values:
-        values["overflow"] = OverflowPolicy(values["overflow"])
-    if "allowed_origins" in values:
-        values["allowed_origins"] = tuple(values["allowed_origins"])
-    return ServerConfig(**values)
+    """The ``ServerConfig`` the parsed flags describe (see the module docstring)."""
+    top = {f.name for f in dataclasses.fields(ServerConfig)}
+    flat: dict[str, Any] = {}
+    nested: dict[str, dict[str, Any]] = {name: {} for name in _NESTED}
+    for dest, value in vars(args).items():
+        if value is None:
+            continue
+        layer, dot, name = dest.partition(".")
+        if dot and layer in nested:
+            nested[layer][name] = value
+        elif dest in top:
+            flat[dest] = value
+    if flat.get("compression") == "none":
+        flat["compression"] = None
+    if "allowed_origins" in flat:
+        flat["allowed_origins"] = tuple(flat["allowed_origins"])
+    config = _DEFAULTS
+    size = getattr(args, "max_message_size", None)
+    if size is not None:
+        config = config.with_max_message_size(size)
+    layers = {
+        name: dataclasses.replace(getattr(config, name), **fields)
+        for name, fields in nested.items()
+        if fields
+    }
+    return dataclasses.replace(config, **flat, **layers)
 
 
 def run(args: argparse.Namespace) -> int:
     from rawpush.server.app import serve_forever
 
-    config = config_from_args(args)
+    try:
+        config = config_from_args(args)
+    except (ValueError, LocalProtocolError) as exc:
+        # ConfigError, or a layer configuration refusing a limit: one line,
+        # as argparse reports a bad flag.
+        print(f"rawpush serve: error: {exc}", file=sys.stderr)
+        return 2
     # serve_forever drains on SIGINT itself; this only hides a second Ctrl-C.
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve_forever(config, redis_url=args.redis))

@@ -8,7 +8,7 @@
     await server.hub.publish("news", "hi")  # publish from Python
     await server.close()                    # graceful drain
 
-``close()`` drains (DESIGN.md "Drain"): the listener stops accepting,
+``close()`` drains gracefully: the listener stops accepting,
 WebSocket clients get 1001, SSE streams end after a ``retry:`` hint, long
 polls are answered, publishes already in flight complete; connections
 still open after ``drain_timeout`` are aborted. Only then is the hub
@@ -26,7 +26,7 @@ from importlib import resources
 from types import TracebackType
 from typing import Any
 
-from rawpush.hub import Hub, HubConfig
+from rawpush.hub import Hub
 from rawpush.server.config import ServerConfig
 from rawpush.server.context import Context
 from rawpush.server.metrics import Metrics
@@ -41,9 +41,7 @@ def _index_html() -> bytes:
 
 
 def _ssl_context(config: ServerConfig) -> ssl.SSLContext | None:
-    if config.certfile is None:
-        if config.keyfile is not None:
-            raise ValueError("keyfile given without certfile")
+    if config.certfile is None:  # a keyfile alone is refused by ServerConfig
         return None
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(config.certfile, config.keyfile)
@@ -58,7 +56,7 @@ class Server:
 
     ``hub``: pass one to share it with your application (then ``close()``
     leaves it open: it is yours); by default the server makes an in-memory
-    hub from ``config.history_size`` / ``history_bytes`` and closes it.
+    hub from ``config.hub`` and closes it.
     """
 
     def __init__(
@@ -74,16 +72,7 @@ class Server:
         self.echo_only = echo_only
         self._ssl = ssl_context
         self._owns_hub = hub is None
-        self.hub = (
-            hub
-            if hub is not None
-            else Hub(
-                HubConfig(
-                    history_size=self.config.history_size,
-                    history_bytes=self.config.history_bytes,
-                )
-            )
-        )
+        self.hub = hub if hub is not None else Hub(self.config.hub)
         self.metrics = Metrics()
         self._ctx: Context | None = None
         self._server: asyncio.Server | None = None
@@ -178,7 +167,8 @@ async def serve(config: ServerConfig | None = None, **overrides: Any) -> Server:
     """Start a server and return it: ``server = await rawpush.serve(port=0)``.
 
     ``overrides`` replace fields of ``config`` (or of the defaults), so
-    ``serve(port=0, overflow=OverflowPolicy.BLOCK)`` needs no ServerConfig.
+    ``serve(port=0, overflow=OverflowPolicy.BLOCK)`` needs no ServerConfig;
+    nested limits are replaced whole: ``serve(hub=HubConfig(history_size=5))``.
     """
     base = config if config is not None else ServerConfig()
     server = Server(dataclasses.replace(base, **overrides))
@@ -199,8 +189,7 @@ async def serve_forever(
         # Several processes on one Redis share channels, ids and history.
         from rawpush.hub.redis import RedisBackplane
 
-        base = config if config is not None else ServerConfig()
-        hub_config = HubConfig(history_size=base.history_size, history_bytes=base.history_bytes)
+        hub_config = (config if config is not None else ServerConfig()).hub
         hub = Hub(hub_config, backplane=RedisBackplane(redis_url, config=hub_config))
     server = Server(config, hub)
     await server.start()

@@ -12,8 +12,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from rawpush.hub import Hub
-from rawpush.proto.http import HTTPConfig
-from rawpush.proto.ws.config import WSConfig
 from rawpush.server.config import ServerConfig
 from rawpush.server.host import Carrier, Session
 from rawpush.server.metrics import Labels, Metrics, labels
@@ -37,18 +35,10 @@ class Context:
     draining: bool = False
     #: set when draining starts: long polls waiting on the hub answer at once
     drain_event: asyncio.Event = field(default_factory=asyncio.Event)
-    #: parser limits, built once and shared by every connection
-    http_config: HTTPConfig = field(init=False)
-    ws_config: WSConfig = field(init=False)
 
     def __post_init__(self) -> None:
-        cfg = self.config
-        self.http_config = HTTPConfig(
-            max_header_bytes=cfg.max_header_bytes, max_body_bytes=cfg.max_body_bytes
-        )
-        self.ws_config = WSConfig(
-            max_frame_size=cfg.max_frame_size, max_message_size=cfg.max_message_size
-        )
+        # The parser limits are config.http and config.ws themselves: one
+        # frozen object each, shared by every connection of the server.
         self.metrics.add_folder(self.fold_counters)
 
     def fold_counters(self) -> None:

@@ -25,6 +25,8 @@ import asyncio
 from dataclasses import dataclass
 from ssl import SSLContext
 
+from rawpush.proto.http import HTTPConfig
+from rawpush.proto.ws.config import WSConfig
 from rawpush.proto.ws.handshake import DEFAULT_MAX_HEADER_BYTES
 from rawpush.server.app import Server
 from rawpush.server.config import ServerConfig
@@ -57,9 +59,8 @@ class EchoConfig:
         return ServerConfig(
             host=host,
             port=port,
-            max_frame_size=self.max_frame_size,
-            max_message_size=self.max_message_size,
-            max_header_bytes=self.max_header_bytes,
+            ws=WSConfig(max_frame_size=self.max_frame_size, max_message_size=self.max_message_size),
+            http=HTTPConfig(max_header_bytes=self.max_header_bytes),
             header_timeout=self.header_timeout,
             close_timeout=self.close_timeout,
             write_high_water=self.write_limit,

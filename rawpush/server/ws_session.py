@@ -80,7 +80,7 @@ def handshake(
     headers = accept_headers(found)
     extension = None
     if cfg.compression == "deflate":
-        params = DeflateParams(max_message_size=cfg.max_message_size)
+        params = DeflateParams(max_message_size=cfg.ws.max_message_size)
         chosen = deflate_response(found.extensions, params)
         if chosen is not None:
             headers.append(("Sec-WebSocket-Extensions", chosen[0]))
@@ -125,7 +125,7 @@ class WSSession(StreamSession):
         extension: PerMessageDeflate | None = None,
     ) -> None:
         super().__init__(host, channel, last_id, head, gap_notice=WS_GAP, encoded_key=WS_KEY)
-        self.conn = ServerConnection(host.ctx.ws_config, extension=extension)
+        self.conn = ServerConnection(host.ctx.config.ws, extension=extension)
         self._publisher: asyncio.Task[None] | None = None
         # Made on first use (an empty deque is ~760 B; most subscribers
         # never publish).
@@ -189,7 +189,7 @@ class WSSession(StreamSession):
             return
         if not self._opened:
             self._early = data if self._early is None else self._early + data
-            if len(self._early) > self.host.ctx.config.max_frame_size:
+            if len(self._early) > self.host.ctx.config.ws.max_frame_size:
                 self._end(abort=True)
             return
         conn = self.conn

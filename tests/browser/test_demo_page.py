@@ -319,7 +319,7 @@ async def test_browser_websocket_receives_json_frames_and_publishes_text() -> No
 
 async def test_browser_fetch_long_poll_and_gap() -> None:
     async with launch() as browser:
-        server = Server(ServerConfig(port=0, history_size=2))
+        server = Server(ServerConfig(port=0, hub=HubConfig(history_size=2)))
         await server.start()
         try:
             async with asyncio.timeout(LIMIT):

@@ -25,7 +25,7 @@ from rawpush.server.config import ServerConfig
 from rawpush.sse import Decoder, Event, encode
 from tests.client.test_sse_server import LIMIT, publish, rawpush_server, take
 
-BIG = ServerConfig().max_body_bytes
+BIG = ServerConfig().http.max_body_bytes
 PAYLOADS = {"plain": "x" * BIG, "escaped": "\x01" * BIG, "lines": "ab\n" * (BIG // 3)}
 NAME = "n" * 128  # the longest event name the hub takes
 ID = f"{2**64 - 1}-{2**64 - 1}"  # the longest id
@@ -33,9 +33,10 @@ ID = f"{2**64 - 1}-{2**64 - 1}"  # the longest id
 
 def test_limits_restate_the_server_defaults() -> None:
     config = ServerConfig()
-    assert MAX_PUBLISH == config.max_body_bytes == config.max_message_size
+    assert MAX_PUBLISH == config.http.max_body_bytes == config.ws.max_message_size
     # A poll answer: a whole history, escaped at worst, plus one publish.
-    worst = 6 * (config.history_bytes + MAX_PUBLISH) + config.history_size * MARGIN_PER_EVENT
+    hub = config.hub
+    worst = 6 * (hub.history_bytes + MAX_PUBLISH) + hub.history_size * MARGIN_PER_EVENT
     assert worst <= MAX_POLL_BODY
     item = json_bytes({"id": ID, "event": "\x01" * 128, "data": ""})
     assert len(item) <= MARGIN_PER_EVENT

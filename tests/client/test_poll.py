@@ -9,6 +9,7 @@ import asyncio
 import pytest
 
 from rawpush.client.poll import LongPollClosed, LongPoller, PollResult, parse_poll_body
+from rawpush.hub import HubConfig
 from rawpush.sse import Event
 from tests.client.test_sse_server import LIMIT, Proxy, publish, rawpush_server
 
@@ -45,7 +46,7 @@ async def test_cursor_is_carried_across_requests() -> None:
 
 
 async def test_gap_is_reported() -> None:
-    async with rawpush_server(history_size=2) as server:
+    async with rawpush_server(hub=HubConfig(history_size=2)) as server:
         ids = [await publish(server.url, "g", f"m{n}", event="tick") for n in range(5)]
         poller = LongPoller(f"{server.url}/poll/g", cursor=ids[0], timeout=0)
         result = await next_with_events(poller)

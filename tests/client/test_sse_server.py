@@ -21,6 +21,7 @@ from aiohttp_sse import sse_response
 
 from rawpush.client.http import parse_url, request
 from rawpush.client.sse import EventSource, ReadyState
+from rawpush.hub import HubConfig
 from rawpush.server.app import Server
 from rawpush.server.config import ServerConfig
 
@@ -128,7 +129,7 @@ async def test_rawpush_resume_across_a_network_cut() -> None:
 
 
 async def test_rawpush_event_names_ids_and_gap() -> None:
-    async with rawpush_server(history_size=2) as server:
+    async with rawpush_server(hub=HubConfig(history_size=2)) as server:
         ids = [await publish(server.url, "g", f"m{n}", event="tick") for n in range(5)]
         source = EventSource(f"{server.url}/sse/g", last_event_id=ids[0])
         events = await take(source, 3)

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from rawpush.client.subscribe import Message, SubscribeError, subscribe
+from rawpush.hub import HubConfig
 from tests.client.test_sse_server import LIMIT, Proxy, publish, rawpush_server, take
 
 
@@ -76,7 +77,7 @@ async def test_from_now_on_without_last_id() -> None:
 
 @pytest.mark.parametrize("transports", [("ws",), ("sse",), ("poll",)])
 async def test_gap_is_surfaced(transports: tuple[str, ...]) -> None:
-    async with rawpush_server(history_size=2) as server:
+    async with rawpush_server(hub=HubConfig(history_size=2)) as server:
         ids = [await publish(server.url, "c", f"m{n}") for n in range(5)]
         stream = subscribe(server.url, "c", transports=transports, last_id=ids[0], poll_timeout=5)
         async with contextlib.aclosing(stream) as messages:

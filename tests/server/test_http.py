@@ -10,6 +10,7 @@ import sys
 import h11
 import pytest
 
+from rawpush.proto.http import HTTPConfig
 from rawpush.server.app import Server
 from tests.server.conftest import FAST, MakeServer
 from tests.server.support import WAIT, exchange, read_until_eof, request
@@ -106,7 +107,7 @@ async def test_cors_headers_and_preflight(make_server: MakeServer) -> None:
 
 
 async def test_oversize_head_gets_431(make_server: MakeServer) -> None:
-    server = await make_server(max_header_bytes=1024)
+    server = await make_server(http=HTTPConfig(max_header_bytes=1024))
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 4096 + b"\r\n\r\n")
     data = await read_until_eof(reader)
@@ -115,7 +116,7 @@ async def test_oversize_head_gets_431(make_server: MakeServer) -> None:
 
 
 async def test_oversize_body_gets_413(make_server: MakeServer) -> None:
-    server = await make_server(max_body_bytes=100)
+    server = await make_server(http=HTTPConfig(max_body_bytes=100))
     reply = await request(server.port, "POST", "/publish/a", body=b"x" * 101)
     assert reply.status == 413
 
@@ -190,10 +191,10 @@ async def test_start_close_and_port() -> None:
 async def test_rawpush_serve_and_lazy_exports() -> None:
     import rawpush
 
-    server = await rawpush.serve(port=0, history_size=5)
+    server = await rawpush.serve(port=0, hub=rawpush.HubConfig(history_size=5))
     try:
         assert isinstance(server, rawpush.Server)
-        assert server.config.history_size == 5
+        assert server.config.hub.history_size == 5
         assert (await request(server.port, "GET", "/healthz")).status == 200
     finally:
         await server.close()

@@ -8,7 +8,7 @@ import http.client
 import json
 from typing import Any
 
-from rawpush.hub import HubEvent
+from rawpush.hub import HubConfig, HubEvent
 from rawpush.proto.longpoll import PollEvent, poll_body
 from rawpush.server.app import Server
 from rawpush.server.encoding import poll_answer
@@ -63,7 +63,7 @@ async def test_short_poll_and_timeout_answer_empty(server: Server) -> None:
 
 
 async def test_gap_when_the_cursor_is_older_than_the_history(make_server: MakeServer) -> None:
-    server = await make_server(history_size=2)
+    server = await make_server(hub=HubConfig(history_size=2))
     first = await server.hub.publish("g", "lost")
     for i in range(3):
         await server.hub.publish("g", f"kept{i}")

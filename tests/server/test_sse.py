@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 
+from rawpush.hub import HubConfig
 from rawpush.server.app import Server
 from tests.conftest import require
 from tests.server.conftest import MakeServer
@@ -52,7 +53,7 @@ async def test_resume_by_header_and_by_query(server: Server) -> None:
 
 
 async def test_gap_event_before_the_replay(make_server: MakeServer) -> None:
-    server = await make_server(history_size=2)
+    server = await make_server(hub=HubConfig(history_size=2))
     first = await server.hub.publish("g", "lost")
     for i in range(3):
         await server.hub.publish("g", f"kept{i}")

@@ -10,8 +10,9 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from rawpush.hub import HubConfig
 from rawpush.server.app import Server
-from rawpush.ws import ClientConnection, Close, Text
+from rawpush.ws import ClientConnection, Close, Text, WSConfig
 from tests.server.conftest import MakeServer
 from tests.server.support import WAIT, eventually, raw_ws, request
 
@@ -43,7 +44,7 @@ async def test_resume_with_last_event_id(server: Server) -> None:
 
 
 async def test_gap_is_reported_before_the_replay(make_server: MakeServer) -> None:
-    server = await make_server(history_size=2)
+    server = await make_server(hub=HubConfig(history_size=2))
     first = await server.hub.publish("g", "lost")
     for i in range(3):
         await server.hub.publish("g", f"kept{i}")
@@ -84,7 +85,7 @@ async def test_malformed_frame_fails_only_its_own_connection(server: Server) -> 
 
 
 async def test_oversize_message_closes_1009(make_server: MakeServer) -> None:
-    server = await make_server(max_message_size=1000)
+    server = await make_server(ws=WSConfig(max_message_size=1000))
     async with connect(url(server, "/ws/big")) as ws:
         await ws.send("x" * 2000)
         with pytest.raises(ConnectionClosed) as info:
