@@ -9,8 +9,10 @@ from rawpush.proto.longpoll import (
     PollEvent,
     PollRequest,
     parse_poll_request,
+    poll_answer,
     poll_body,
     poll_headers,
+    poll_item,
 )
 
 __all__ = [
@@ -19,6 +21,8 @@ __all__ = [
     "PollEvent",
     "PollRequest",
     "parse_poll_request",
+    "poll_answer",
     "poll_body",
     "poll_headers",
+    "poll_item",
 ]

@@ -11,16 +11,19 @@ from rawpush.proto.errors import SSEDecodeError, SSEEncodeError
 from rawpush.proto.sse import (
     DEFAULT_MAX_EVENT_SIZE,
     DEFAULT_MAX_LINE_SIZE,
+    GAP_EVENT,
     MAX_RETRY,
     Decoder,
     Event,
     encode,
     encode_comment,
+    encode_retry,
 )
 
 __all__ = [
     "DEFAULT_MAX_EVENT_SIZE",
     "DEFAULT_MAX_LINE_SIZE",
+    "GAP_EVENT",
     "MAX_RETRY",
     "Decoder",
     "Event",
@@ -28,4 +31,5 @@ __all__ = [
     "SSEEncodeError",
     "encode",
     "encode_comment",
+    "encode_retry",
 ]

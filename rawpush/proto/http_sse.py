@@ -2,7 +2,13 @@
 
 The event-stream format itself lives in ``rawpush.proto.sse``; this module
 only knows the response headers and where a reconnecting client puts the
-id it wants to resume from.
+id it wants to resume from. CORS headers come from ``rawpush.proto.cors``.
+
+``HEAD /sse/...`` gets the head a GET would get and no body (RFC 9110
+section 9.3.2): ``HTTPConnection.start_stream(200, sse_headers(...))``
+followed at once by ``end_stream()``, which writes no ``Content-Length:
+0`` (a GET stream has no length, section 8.6) and leaves keep-alive as a
+GET would.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from collections.abc import Iterable
 from rawpush.proto.errors import HTTPError, LocalProtocolError
 from rawpush.proto.http import Request
 
-__all__ = ["SSE_CONTENT_TYPE", "cors_headers", "resume_id", "sse_headers"]
+__all__ = ["SSE_CONTENT_TYPE", "resume_id", "sse_headers"]
 
 SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
 
@@ -48,11 +54,17 @@ def resume_id(request: Request) -> str | None:
     The ``Last-Event-ID`` header (what EventSource sends, WHATWG HTML
     9.2.3) wins; clients that cannot set headers use ``?lastEventId=``.
     An empty value counts as absent, as it does for EventSource, so an
-    empty header falls through to the query. An id with NUL, CR or LF
+    empty header falls through to the query. The header names one id, so
+    it is not a list (RFC 9110 section 5.3): repeated with the same value
+    it is that value (a proxy may have added a copy), with different
+    values it is ambiguous and refused with 400. An id with NUL, CR or LF
     could never have been sent by us (9.2.6 ignores such ids), so it is
     refused with 400.
     """
-    value = request.header("last-event-id")
+    values = {v for name, v in request.headers if name == "last-event-id"}
+    if len(values) > 1:
+        raise HTTPError("Last-Event-ID given more than once, with different values", 400)
+    value = values.pop() if values else None
     if value:
         try:
             # EventSource sends the id UTF-8 encoded; Request decoded the
@@ -67,15 +79,3 @@ def resume_id(request: Request) -> str | None:
     if "\x00" in value or "\r" in value or "\n" in value:
         raise HTTPError("last event id contains NUL, CR or LF", 400)
     return value
-
-
-def cors_headers(origin: str = "*") -> list[tuple[str, str]]:
-    """Headers letting pages from ``origin`` read push responses (CORS).
-
-    With a specific origin the response varies by ``Origin``, so caches
-    must key on it (Fetch standard, section 3.2.5).
-    """
-    headers = [("Access-Control-Allow-Origin", origin)]
-    if origin != "*":
-        headers.append(("Vary", "Origin"))
-    return headers

@@ -10,7 +10,12 @@ answer is JSON::
 
 ``cursor`` is what the client sends next time; ``gap`` (present only when
 true) says the history no longer reached back to the client's cursor, so
-events were missed: never a silent gap.
+events were missed: never a silent gap. Each element of ``events`` is the
+envelope every JSON transport uses (``rawpush.proto.envelope``).
+
+The server encodes each event once, as ``poll_item`` bytes, and builds
+every answer from those cached items with ``poll_answer``; ``poll_body``
+is the same answer from plain events, for everyone else.
 
 Choices the protocol leaves open:
 
@@ -29,6 +34,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from rawpush.proto.envelope import event_json
 from rawpush.proto.errors import HTTPError, LocalProtocolError
 from rawpush.proto.http import Request, json_bytes
 
@@ -38,8 +44,10 @@ __all__ = [
     "PollEvent",
     "PollRequest",
     "parse_poll_request",
+    "poll_answer",
     "poll_body",
     "poll_headers",
+    "poll_item",
 ]
 
 POLL_CONTENT_TYPE = "application/json"
@@ -105,31 +113,46 @@ def parse_poll_request(
     return PollRequest(channel=channel, cursor=cursor, timeout=min(timeout, max_timeout))
 
 
-def _item(event: PollEventLike) -> dict[str, str]:
+def poll_item(id: str, event: str | None, data: str) -> bytes:
+    """One element of an answer's ``events`` array, as JSON bytes: the
+    envelope, ``event`` ``"message"`` when None. Cache it per event."""
+    return event_json(id, event, data)
+
+
+def poll_answer(items: Sequence[bytes], cursor: str, gap: bool = False) -> bytes:
+    """The JSON answer from ``poll_item`` bytes (none on a timeout).
+
+    The items are joined as they are, so they must come from
+    ``poll_item``; ``cursor`` must be str.
+    """
+    if not isinstance(cursor, str):
+        raise LocalProtocolError("cursor must be str")
+    tail = b',"gap":true}' if gap else b"}"
+    return b'{"events":[' + b",".join(items) + b'],"cursor":' + json_bytes(cursor) + tail
+
+
+def _item(event: PollEventLike) -> bytes:
     if isinstance(event, PollEvent):
-        item = {"id": event.id, "event": event.event, "data": event.data}
+        fields: tuple[object, ...] = (event.id, event.event, event.data)
     elif isinstance(event, tuple):
         if len(event) != 3:
             raise LocalProtocolError("a poll event tuple is (id, event, data)")
-        item = dict(zip(("id", "event", "data"), event, strict=True))
+        fields = event
     else:
         try:
-            item = {key: event[key] for key in ("id", "event", "data")}
+            fields = tuple(event[key] for key in ("id", "event", "data"))
         except KeyError as exc:
             raise LocalProtocolError(f"poll event mapping lacks {exc}") from None
-    if not all(isinstance(value, str) for value in item.values()):
+    id, name, data = fields
+    if not (isinstance(id, str) and isinstance(name, str) and isinstance(data, str)):
         raise LocalProtocolError("poll event id, event and data must be str")
-    return item
+    return poll_item(id, name, data)
 
 
 def poll_body(events: Sequence[PollEventLike], cursor: str, *, gap: bool = False) -> bytes:
-    """The JSON answer to a poll (an empty ``events`` list on timeout)."""
-    if not isinstance(cursor, str):
-        raise LocalProtocolError("cursor must be str")
-    answer: dict[str, object] = {"events": [_item(event) for event in events], "cursor": cursor}
-    if gap:
-        answer["gap"] = True
-    return json_bytes(answer)
+    """The JSON answer to a poll (an empty ``events`` list on timeout), from
+    ``PollEvent`` objects, ``(id, event, data)`` tuples or mappings."""
+    return poll_answer([_item(event) for event in events], cursor, gap)
 
 
 def poll_headers() -> list[tuple[str, str]]:

@@ -16,8 +16,10 @@ from rawpush.proto.longpoll import (
     PollEvent,
     PollRequest,
     parse_poll_request,
+    poll_answer,
     poll_body,
     poll_headers,
+    poll_item,
 )
 
 
@@ -183,3 +185,17 @@ def test_public_reexports() -> None:
     assert rawpush.longpoll.parse_poll_request is parse_poll_request
     assert set(rawpush.longpoll.__all__) <= set(dir(rawpush.longpoll))
     assert dict(poll_headers())["Cache-Control"] == "no-store"
+
+
+def test_design_poll_answer_from_cached_items_equals_poll_body() -> None:
+    # The server encodes each event once (poll_item) and joins the cached
+    # bytes (poll_answer); the answer is byte for byte poll_body's.
+    events = [PollEvent("1", "message", 'a"b'), PollEvent("2", "tick", "caf\xe9")]
+    items = [poll_item(e.id, e.event, e.data) for e in events]
+    for gap in (False, True):
+        assert poll_answer(items, "2", gap) == poll_body(events, "2", gap=gap)
+    assert poll_answer([], "") == b'{"events":[],"cursor":""}'
+    message = b'{"id":"1","event":"message","data":"x"}'
+    assert poll_item("1", "", "x") == poll_item("1", None, "x") == message
+    with pytest.raises(LocalProtocolError):
+        poll_answer(items, 2)  # type: ignore[arg-type]

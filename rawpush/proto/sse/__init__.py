@@ -7,15 +7,17 @@ browser's ``EventSource`` parses them. The public import path is
 """
 
 from rawpush.proto.sse.decoder import DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_LINE_SIZE, Decoder
-from rawpush.proto.sse.encoder import MAX_RETRY, encode, encode_comment
+from rawpush.proto.sse.encoder import GAP_EVENT, MAX_RETRY, encode, encode_comment, encode_retry
 from rawpush.proto.sse.event import Event
 
 __all__ = [
     "DEFAULT_MAX_EVENT_SIZE",
     "DEFAULT_MAX_LINE_SIZE",
+    "GAP_EVENT",
     "MAX_RETRY",
     "Decoder",
     "Event",
     "encode",
     "encode_comment",
+    "encode_retry",
 ]

@@ -18,7 +18,8 @@ the unfinished last line is kept between chunks.
 
 Memory stays bounded: a line longer than ``max_line_size`` characters, or
 an event whose data grows past ``max_event_size`` characters, raises
-``SSEDecodeError``, even while the line has no end yet.
+``SSEDecodeError``, even while the line has no end yet. An event of exactly
+``max_event_size`` characters (as dispatched) is delivered.
 """
 
 from __future__ import annotations
@@ -106,10 +107,15 @@ class Decoder:
         max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
         last_event_id: str = "",
     ) -> None:
-        if max_line_size < 1 or max_event_size < 1:
-            raise ValueError("max_line_size and max_event_size must be positive")
+        for limit in (max_line_size, max_event_size):
+            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+                raise LocalProtocolError(
+                    f"max_line_size and max_event_size must be positive ints, not {limit!r}"
+                )
+        if not isinstance(last_event_id, str):
+            raise LocalProtocolError(f"last_event_id must be str, not {last_event_id!r}")
         if "\0" in last_event_id or "\r" in last_event_id or "\n" in last_event_id:
-            raise ValueError("last_event_id must not contain NUL, CR or LF")
+            raise LocalProtocolError("last_event_id must not contain NUL, CR or LF")
         self._max_line_size = max_line_size
         self._max_event_size = max_event_size
         self._utf8 = codecs.getincrementaldecoder("utf-8")("replace").decode
@@ -233,7 +239,10 @@ class Decoder:
         append = events.append
         data = self._data
         size = self._data_size
-        max_size = self._max_event_size
+        # size counts the spec's data buffer, which holds one LF per data
+        # line; dispatch drops the last, so an event of max_event_size
+        # characters fills the buffer to max_event_size + 1.
+        max_size = self._max_event_size + 1
         # Data can only grow by what these lines hold: if that cannot break
         # the limit, skip the per-line count and total it once at the end.
         checked = size + text_size > max_size
@@ -310,5 +319,7 @@ class Decoder:
         self._id_buffer = id_buffer
         self._last_event_id = last_id
         if not finished:
-            self._error = SSEDecodeError(f"event data longer than {max_size} characters")
+            self._error = SSEDecodeError(
+                f"event data longer than {self._max_event_size} characters"
+            )
         return events

@@ -343,7 +343,7 @@ def test_limit_events_before_the_violation_are_delivered_then_error() -> None:
     with pytest.raises(SSEDecodeError):
         decoder.feed(b"")
     decoder = Decoder(max_event_size=4)
-    assert decoder.feed(b"data:a\n\ndata:abcd\n\n") == [msg("a")]
+    assert decoder.feed(b"data:a\n\ndata:abcde\n\n") == [msg("a")]
     with pytest.raises(SSEDecodeError):
         decoder.feed(b"")
 
@@ -362,13 +362,37 @@ def test_limit_violations_identical_at_every_split() -> None:
         assert len(outcome.events) == delivered
 
 
-def test_decoder_arguments_checked() -> None:
-    with pytest.raises(ValueError):
-        Decoder(max_line_size=0)
-    with pytest.raises(ValueError):
-        Decoder(max_event_size=0)
-    with pytest.raises(ValueError):
-        Decoder(last_event_id="a\nb")
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"max_line_size": 0},
+        {"max_event_size": 0},
+        {"max_event_size": True},
+        {"max_line_size": "8"},
+        {"last_event_id": "a\nb"},
+        {"last_event_id": 5},
+    ],
+)
+def test_design_decoder_arguments_are_local_protocol_errors(arguments: dict[str, object]) -> None:
+    with pytest.raises(LocalProtocolError):
+        Decoder(**arguments)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("stream", "data", "over"),
+    [
+        (b"data: abcd\n\n", "abcd", b"data: abcde\n\n"),
+        # "ab\nc": the LF between two data lines counts, the last one not.
+        (b"data:ab\ndata:c\n\n", "ab\nc", b"data:ab\ndata:cd\n\n"),
+        (b"data:\ndata:\ndata:\ndata:\ndata:\n\n", "\n\n\n\n", b"data:\n" * 6 + b"\n"),
+    ],
+)
+def test_9_2_6_event_of_exactly_max_event_size_is_delivered(
+    stream: bytes, data: str, over: bytes
+) -> None:
+    assert decode(stream, max_event_size=4).events == [msg(data)]
+    outcome = decode(over, max_event_size=4)
+    assert outcome.error and outcome.events == []
 
 
 def test_last_event_id_seed_carries_across_reconnection() -> None:

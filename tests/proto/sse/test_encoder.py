@@ -7,7 +7,16 @@ import enum
 
 import pytest
 
-from rawpush.sse import MAX_RETRY, Decoder, Event, SSEEncodeError, encode, encode_comment
+from rawpush.sse import (
+    GAP_EVENT,
+    MAX_RETRY,
+    Decoder,
+    Event,
+    SSEEncodeError,
+    encode,
+    encode_comment,
+    encode_retry,
+)
 
 
 def test_9_2_5_data_only_event() -> None:
@@ -37,8 +46,8 @@ def test_9_2_5_empty_data_still_dispatches() -> None:
 
 
 def test_9_2_6_one_space_written_so_leading_spaces_survive() -> None:
-    stream = encode(Event("  two", event=" e", id=" i"))
-    assert Decoder().feed(stream) == [Event("  two", " e", " i")]
+    stream = encode(Event("  two", event=" e", id="i"))
+    assert Decoder().feed(stream) == [Event("  two", " e", "i")]
 
 
 def test_9_2_5_output_is_utf8() -> None:
@@ -110,3 +119,43 @@ def test_event_is_frozen_and_slotted() -> None:
     with pytest.raises(AttributeError):
         event.data = "y"  # type: ignore[misc]
     assert not hasattr(event, "__dict__")
+
+
+@pytest.mark.parametrize("bad", [" 1", "1 ", "\t1", "1\t", " ", "\t"])
+def test_rfc9110_5_5_id_with_outer_whitespace_refused(bad: str) -> None:
+    # The client echoes the id in Last-Event-ID, whose value HTTP strips of
+    # outer spaces and tabs: it would resume from an id we never sent.
+    with pytest.raises(SSEEncodeError):
+        encode(Event("x", id=bad))
+    with pytest.raises(SSEEncodeError):
+        encode(Event("x", id=bad, event="e"))
+    assert encode(Event("x", id="a b")) == b"id: a b\ndata: x\n\n"  # inside is fine
+
+
+@pytest.mark.parametrize(
+    "event",
+    [Event(b"x"), Event(1), Event("x", id=1), Event("x", id=[" "]), Event("x", event=1)],  # type: ignore[arg-type]
+)
+def test_design_fields_that_are_not_str_refused(event: Event) -> None:
+    with pytest.raises(SSEEncodeError):
+        encode(event)
+
+
+def test_9_2_6_retry_block() -> None:
+    assert encode_retry(1000) == b"retry: 1000\n\n"
+    assert encode_retry(0) == b"retry: 0\n\n"
+    decoder = Decoder()
+    assert decoder.feed(encode_retry(2500)) == []
+    assert decoder.retry == 2500
+    for bad in (-1, True, 1.5, "5", MAX_RETRY + 1):
+        with pytest.raises(SSEEncodeError):
+            encode_retry(bad)  # type: ignore[arg-type]
+
+
+def test_9_2_6_gap_event_has_no_id_and_dispatches() -> None:
+    assert GAP_EVENT == b"event: gap\ndata: \n\n"
+    decoder = Decoder(last_event_id="41")
+    assert decoder.feed(GAP_EVENT) == [Event("", "gap", "41")]
+    assert decoder.last_event_id == "41"  # the resume point did not move
+    with pytest.raises(SSEEncodeError):
+        encode_comment(5)  # type: ignore[arg-type]
