@@ -17,21 +17,36 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.set_defaults(run=run)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
     p.add_argument("--port", type=int, default=9001, help="port, 0 for any (default %(default)s)")
-    p.add_argument("--max-message-size", type=int, default=_DEFAULTS.max_message_size,
-                   help="bigger messages are refused with 1009 (default %(default)s)")
-    p.add_argument("--max-frame-size", type=int, default=_DEFAULTS.max_frame_size)
-    p.add_argument("--header-timeout", type=float, default=_DEFAULTS.header_timeout)
+    p.add_argument("--max-message-size", type=int, metavar="N", default=_DEFAULTS.max_message_size,
+                   help="bigger messages, in bytes, are refused with 1009 (default %(default)s)")
+    p.add_argument("--max-frame-size", type=int, default=None, metavar="N",
+                   help="bigger frames are refused with 1009 "
+                        "(default: --max-message-size, at least 125)")
+    p.add_argument("--header-timeout", type=float, default=_DEFAULTS.header_timeout,
+                   metavar="SECONDS",
+                   help="seconds for the request head, then 408 (default %(default)s)")
     p.add_argument("--compression", choices=["none", "deflate"], default="none",
                    help="accept permessage-deflate, RFC 7692 (default %(default)s)")
 
 
-async def _serve(args: argparse.Namespace) -> None:
-    config = EchoConfig(
-        max_frame_size=args.max_frame_size,
+def config_from_args(args: argparse.Namespace) -> EchoConfig:
+    """The ``EchoConfig`` the parsed ``echo`` flags describe."""
+    return EchoConfig(
+        # One knob: a message of --max-message-size bytes fits in one frame
+        # (a control frame of 125 bytes always does, RFC 6455 section 5.5).
+        max_frame_size=(
+            args.max_frame_size
+            if args.max_frame_size is not None
+            else max(args.max_message_size, 125)
+        ),
         max_message_size=args.max_message_size,
         header_timeout=args.header_timeout,
         compression=None if args.compression == "none" else args.compression,
     )
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    config = config_from_args(args)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -22,6 +22,7 @@ from websockets.asyncio.client import connect
 
 import rawpush
 from rawpush.cli import build_parser
+from rawpush.cli.echo import config_from_args as echo_config
 from rawpush.cli.serve import config_from_args
 from rawpush.cli.serve import run as run_serve
 from rawpush.hub import HubConfig, HubEvent
@@ -315,6 +316,17 @@ def test_cli_every_flag_has_help_with_its_default() -> None:
         if action.dest in ("help", "redis", "publish_token", "allowed_origins", "certfile"):
             continue
         assert action.help and "default" in action.help, action.option_strings
+
+
+def test_cli_echo_max_message_size_also_sizes_frames() -> None:
+    def echo(*flags: str) -> Any:
+        return echo_config(build_parser().parse_args(["echo", *flags]))
+
+    assert echo("--max-message-size", str(TEN_MB)).max_frame_size == TEN_MB
+    assert echo("--max-message-size", "10").max_frame_size == 125
+    chosen = echo("--max-message-size", str(TEN_MB), "--max-frame-size", "4096")
+    assert chosen.max_frame_size == 4096
+    assert echo().max_frame_size == echo().max_message_size == 1 << 20
 
 
 def test_cli_a_bad_value_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
