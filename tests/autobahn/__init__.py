@@ -1,0 +1,1 @@
+"""The Autobahn|Testsuite cases, run by ``kosoku`` against rawpush's servers and client."""
