@@ -38,10 +38,9 @@ What each parser does after it raised its remote error:
 - ``ServerHandshake`` / ``ClientHandshake``: the state is FAILED and every
   later ``receive_data``/``receive_eof`` raises ``LocalProtocolError``. A
   server still answers with ``reject()``; a client shows ``response``.
-- ``HTTPConnection``: dead. Later ``next_request`` calls raise
-  ``LocalProtocolError``; ``receive_data``/``receive_eof`` discard their
-  input without raising (bytes still in flight); ``respond_error`` gives
-  the answer and ``should_close`` is True.
+- ``HTTPConnection``: dead. Every later ``receive_data``, ``receive_eof``
+  and ``next_request`` raises ``LocalProtocolError``; ``respond_error``
+  gives the answer and ``should_close`` is True.
 - SSE ``Decoder``: events completed before the bad line are returned
   first, and the ``SSEDecodeError`` is raised by that same call when it
   completed none, otherwise by the next ``feed``/``end``. After that every
