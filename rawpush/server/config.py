@@ -154,8 +154,13 @@ class ServerConfig:
 
     # -- backpressure ----------------------------------------------------
     #: bytes of encoded events one subscriber may have queued while its
-    #: socket is slow (default 1 MiB); then ``overflow`` decides
-    queue_max_bytes: int = 1024 * 1024
+    #: socket is slow (default 8 MiB); then ``overflow`` decides. The
+    #: default holds one event of the largest default message in its
+    #: worst encoding (``max_encoded_size(1 MiB)``, about 7.1 MiB), so the
+    #: defaults fit together; queued events are shared with every other
+    #: subscriber, so this bounds what one reader may hold back, not a
+    #: copy per reader
+    queue_max_bytes: int = 8 * 1024 * 1024
     #: events one subscriber may have queued (default 1000)
     queue_max_messages: int = 1000
     #: what a full subscriber queue does (default ``disconnect``); the

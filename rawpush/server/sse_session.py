@@ -24,7 +24,7 @@ from rawpush.proto.chunked import chunk
 from rawpush.proto.errors import HTTPError
 from rawpush.proto.http import Headers, Request
 from rawpush.proto.http_sse import resume_id, sse_headers
-from rawpush.proto.sse import encode_comment
+from rawpush.proto.sse import encode_comment, encode_retry
 from rawpush.server.answers import Answer, Reply, Takeover
 from rawpush.server.context import Context
 from rawpush.server.encoding import (
@@ -98,7 +98,7 @@ class SSESession(StreamSession):
     def _drained(self) -> None:
         # A ``retry:`` hint so EventSource reconnects (to another node, or
         # this one restarted) in ``drain_retry_ms``, then the end of the body.
-        retry = b"retry: %d\n\n" % self.host.ctx.config.drain_retry_ms
+        retry = encode_retry(self.host.ctx.config.drain_retry_ms)
         self.host.write(self._frame(retry))
         self.host.end_stream()
         self._end(abort=False)
