@@ -438,3 +438,18 @@ class HTTPConnection:
         section 15.2.2); afterwards the connection carries the new protocol,
         starting with ``trailing_data``."""
         return self._send_head(101, self._encode(headers))
+
+
+def refusal_before_request(error: HTTPError) -> bytes:
+    """The response to a connection refused before it sent a request (too
+    many connections, a server draining): ``error``'s status, headers and
+    JSON body, with ``Connection: close``.
+
+    h11 answers only a request it has read, so this one is built by h11
+    answering a minimal GET of its own: the bytes are still h11's, and a
+    caller builds them once and writes them to every refused connection.
+    """
+    conn = HTTPConnection()
+    conn.receive_data(b"GET / HTTP/1.1\r\nHost: refused\r\n\r\n")
+    conn.next_request()
+    return conn.respond_error(error, close=True)

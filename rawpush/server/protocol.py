@@ -30,7 +30,7 @@ from collections.abc import Callable
 
 from rawpush.proto.chunked import LAST_CHUNK
 from rawpush.proto.errors import HTTPError, LocalProtocolError
-from rawpush.proto.http import Headers, HTTPConnection, Request
+from rawpush.proto.http import Headers, HTTPConnection, Request, refusal_before_request
 from rawpush.server import routes
 from rawpush.server.answers import Answer, Deferred, Refusal, Reply, Takeover
 from rawpush.server.context import Context
@@ -45,16 +45,11 @@ logger = logging.getLogger("rawpush.server")
 # section 9.6, "lingering close").
 _LINGER = 2.0
 
-_BODY_503 = b'{"error":"too many connections"}'
-# Built without h11: no request was read, so h11 has nothing to answer, and
-# the refusal must cost nothing (it is what a connection storm gets).
-_RESPONSE_503 = (
-    b"HTTP/1.1 503 Service Unavailable\r\n"
-    b"Content-Type: application/json\r\n"
-    b"Content-Length: %d\r\n"
-    b"Retry-After: 1\r\n"
-    b"Connection: close\r\n\r\n%b"
-) % (len(_BODY_503), _BODY_503)
+# Built once: what every connection over the limit gets, before it sent
+# anything (RFC 9110 section 15.6.4; Retry-After, section 10.2.3).
+_RESPONSE_503 = refusal_before_request(
+    HTTPError("too many connections", 503, (("Retry-After", "1"),))
+)
 
 
 class HTTPProtocol(asyncio.Protocol):

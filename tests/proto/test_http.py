@@ -397,3 +397,20 @@ def test_rfc9112_7_streaming_response(version: bytes, chunked: bool) -> None:
     assert b"".join(e.data for e in events if isinstance(e, h11.Data)) == b"data: 1\n\ndata: 2\n\n"
     assert any(isinstance(e, h11.EndOfMessage) for e in events)
     assert conn.should_close is not chunked
+
+
+def test_9110_15_6_4_a_refusal_before_any_request_is_a_complete_closing_response() -> None:
+    from rawpush.proto.http import refusal_before_request
+
+    wire = refusal_before_request(HTTPError("too many connections", 503, (("Retry-After", "1"),)))
+    client = h11.Connection(h11.CLIENT)
+    client.send(h11.Request(method="GET", target="/", headers=[("Host", "x")]))
+    client.send(h11.EndOfMessage())
+    client.receive_data(wire)
+    response = client.next_event()
+    assert isinstance(response, h11.Response) and response.status_code == 503
+    headers = dict(response.headers)
+    assert headers[b"retry-after"] == b"1" and headers[b"connection"] == b"close"
+    body = client.next_event()
+    assert isinstance(body, h11.Data) and json.loads(body.data) == {"error": "too many connections"}
+    assert isinstance(client.next_event(), h11.EndOfMessage)
