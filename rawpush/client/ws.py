@@ -19,10 +19,11 @@ from __future__ import annotations
 import asyncio
 import ssl as ssl_module
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from urllib.parse import urlsplit
 
+from rawpush.client.limits import MAX_JSON_EVENT
 from rawpush.client.ws_errors import (
     ConnectionClosed,
     ConnectionClosedError,
@@ -106,20 +107,25 @@ class _Connect:
         open_timeout: float | None,
         close_timeout: float,
         ssl: ssl_module.SSLContext | bool | None,
-        compression: str | None,
+        compression: str | DeflateParams | None,
     ) -> None:
         self._uri = parse_uri(url)
         self._deflate: DeflateParams | None = None
         if compression == "deflate":
+            compression = DeflateParams()
+        if isinstance(compression, DeflateParams):
             if any(name.lower() == "sec-websocket-extensions" for name, _ in extra_headers):
-                raise ValueError("compression='deflate' sets Sec-WebSocket-Extensions itself")
-            self._deflate = DeflateParams(max_message_size=max_message_size)
+                raise ValueError("compression sets Sec-WebSocket-Extensions itself")
+            # The inflate bound is the message limit, whatever the params said.
+            self._deflate = replace(compression, max_message_size=max_message_size)
             extra_headers = (
                 *extra_headers,
                 ("Sec-WebSocket-Extensions", deflate_offer(self._deflate)),
             )
         elif compression is not None:
-            raise ValueError(f"compression must be None or 'deflate', not {compression!r}")
+            raise ValueError(
+                f"compression must be None, 'deflate' or DeflateParams, not {compression!r}"
+            )
         if ssl and not self._uri.secure:
             raise InvalidURI(f"ssl given for {url!r}: use wss://")
         self._subprotocols = tuple(subprotocols)
@@ -206,14 +212,14 @@ def connect(
     origin: str | None = None,
     ping_interval: float | None = 20.0,
     ping_timeout: float | None = 20.0,
-    max_frame_size: int = 1 << 20,
-    max_message_size: int = 1 << 20,
+    max_frame_size: int = MAX_JSON_EVENT,
+    max_message_size: int = MAX_JSON_EVENT,
     max_queue: int = 16,
     write_limit: int = 64 * 1024,
     open_timeout: float | None = 10.0,
     close_timeout: float = 5.0,
     ssl: ssl_module.SSLContext | bool | None = None,
-    compression: str | None = None,
+    compression: str | DeflateParams | None = None,
 ) -> _Connect:
     """Open a WebSocket connection to ``url`` (ws:// or wss://).
 
@@ -221,7 +227,12 @@ def connect(
     - ``ping_interval``/``ping_timeout``: a keepalive Ping every interval; no
       Pong within the timeout closes with 1011. None disables either.
     - ``max_frame_size``/``max_message_size``: a bigger one from the server
-      closes with 1009 (section 7.4.1).
+      closes with 1009 (section 7.4.1). The default, 6 MiB + 64 KiB
+      (``rawpush.client.limits.MAX_JSON_EVENT``), takes the largest event a
+      rawpush server sends with its defaults: a 1 MiB publish arrives as
+      one JSON text frame ``{"id", "event", "data"}``, and JSON escaping can
+      make the data up to 6 times longer (a control character becomes
+      ``\\u00XX``), plus 64 KiB for the id, the name and the punctuation.
     - ``max_queue``: received messages held before we stop reading the socket.
     - ``write_limit``: transport buffer size at which ``send`` starts waiting.
     - ``open_timeout``: bound on TCP + TLS + the opening handshake.
@@ -229,6 +240,9 @@ def connect(
     - ``ssl``: an ``SSLContext`` for wss://; by default a verifying one.
     - ``compression``: "deflate" offers permessage-deflate (RFC 7692);
       ``ws.compression`` tells whether the server took it. Off by default.
+      A ``rawpush.proto.ws.deflate.DeflateParams`` offers those parameters
+      instead (window sizes, no context takeover, zlib level); its
+      ``max_message_size`` is replaced by this call's.
 
     Raises ``InvalidURI``, ``InvalidHandshake`` (with the HTTP status),
     ``TimeoutError`` or ``OSError`` when the connection cannot be opened.

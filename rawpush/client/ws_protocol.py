@@ -81,6 +81,8 @@ class WebSocketClient(asyncio.Protocol):
         self._close_reason = ""
         self._close_timer: asyncio.TimerHandle | None = None
         self._keepalive: asyncio.Task[None] | None = None
+        # A pull of the core's events postponed to let a reader run first.
+        self._pump_handle: asyncio.Handle | None = None
 
     # -- the application's side ---------------------------------------------
 
@@ -149,6 +151,9 @@ class WebSocketClient(asyncio.Protocol):
             self._reading_paused = False
             if self._transport is not None and not self._transport.is_closing():
                 self._transport.resume_reading()
+            if self._pump_handle is None and self._conn is not None:
+                # Frames the core still holds, not parsed while the queue was full.
+                self._pump_handle = self._loop.call_soon(self._pump)
         return message
 
     async def __aiter__(self) -> AsyncIterator[Message]:
@@ -341,33 +346,58 @@ class WebSocketClient(asyncio.Protocol):
             self._frames_received(trailing)
 
     def _frames_received(self, data: bytes) -> None:
+        assert self._conn is not None
+        self._conn.feed(data)
+        if self._pump_handle is None:  # else the pending pull parses it in turn
+            self._pump()
+
+    def _pump(self, *, drain: bool = False) -> None:
+        """Pull events from the core and act on them, then write its output.
+
+        One event at a time, so the core writes each reply (a Pong, the echo
+        of a Close, the Close that fails the connection) as its frame is
+        reached. After each message the pull waits for the next turn of
+        the loop, so that a reader that is waiting (or a task about to
+        read) runs first: what the application sends in answer goes out
+        before whatever the frames after the message make us write, in the
+        order the peer sent them (Autobahn 3.2, 5.15: an echo, then the
+        Close that fails the connection). Stops while ``max_queue``
+        messages wait (read backpressure); ``drain`` ignores both pauses
+        (the peer's EOF is next).
+        """
+        self._pump_handle = None
         conn = self._conn
         assert conn is not None
+        messages = self._messages
         try:
-            conn.receive_data(data)
+            while drain or len(messages) < self._max_queue:
+                event = conn.next_event()
+                if event is None:
+                    break
+                if isinstance(event, Text | Binary):
+                    messages.append(event.data)
+                    if not drain:
+                        # After the reader's wake-up (or the task that is
+                        # about to read, such as connect() returning).
+                        self._wake_reader()
+                        self._pump_handle = self._loop.call_soon(self._pump)
+                        break
+                elif isinstance(event, Pong):
+                    self._pong_received(event.payload)
+                elif isinstance(event, Close):
+                    self._record_close(event.code, event.reason)
         except WebSocketError as exc:
             # The core queued our Close with exc.code (section 7.1.7).
             self._record_close(exc.code, exc.reason)
-        self._dispatch()
+        self._wake_reader()
+        if (
+            len(messages) >= self._max_queue
+            and not self._reading_paused
+            and self._transport is not None
+        ):
+            self._reading_paused = True
+            self._transport.pause_reading()
         self._flush()
-
-    def _dispatch(self) -> None:
-        assert self._conn is not None
-        got_message = False
-        for event in self._conn.events():
-            if isinstance(event, Text | Binary):
-                self._messages.append(event.data)
-                got_message = True
-            elif isinstance(event, Pong):
-                self._pong_received(event.payload)
-            elif isinstance(event, Close):
-                self._record_close(event.code, event.reason)
-        if got_message:
-            self._wake_reader()
-            if len(self._messages) > self._max_queue and not self._reading_paused:
-                assert self._transport is not None
-                self._reading_paused = True
-                self._transport.pause_reading()
 
     def _pong_received(self, payload: bytes) -> None:
         if payload not in self._pings:
@@ -390,8 +420,12 @@ class WebSocketClient(asyncio.Protocol):
                 if not self.opened.done():
                     self.opened.set_exception(InvalidHandshake(exc, self._handshake.response))
             return None
+        if self._pump_handle is not None:
+            self._pump_handle.cancel()
+        # Every frame before the EOF first: receive_eof drops what is left.
+        self._pump(drain=True)
         self._conn.receive_eof()
-        self._dispatch()
+        self._pump(drain=True)
         return None  # let asyncio close the transport
 
     def pause_writing(self) -> None:
@@ -420,6 +454,9 @@ class WebSocketClient(asyncio.Protocol):
             )
         if self._close_timer is not None:
             self._close_timer.cancel()
+        if self._pump_handle is not None:
+            self._pump_handle.cancel()
+            self._pump_handle = None
         if self._keepalive is not None:
             self._keepalive.cancel()
         if not self._closed.done():

@@ -40,6 +40,7 @@ __all__ = [
     "all_case_ids",
     "check_report",
     "deflate_ci_cases",
+    "include_args",
     "read_report",
     "run_kosoku_client",
     "select",

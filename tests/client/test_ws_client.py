@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import json
 import shutil
 import ssl
 import struct
@@ -29,8 +30,11 @@ from rawpush.client import (
     InvalidURI,
     connect,
 )
+from rawpush.client.limits import MAX_PUBLISH
 from rawpush.client.ws import parse_uri
+from rawpush.proto.ws.deflate import DeflateParams
 from rawpush.server.echo import EchoServer
+from tests.client.test_sse_server import LIMIT, publish, rawpush_server
 from tests.conftest import require
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -287,6 +291,51 @@ async def test_protocol_error_from_server_fails_with_1002() -> None:
         assert info.value.code == 1002
         await asyncio.wait_for(done.wait(), 5)
     assert got[0][0] == 0x8 and struct.unpack("!H", got[0][1][:2])[0] == 1002
+
+
+async def test_7_1_7_a_message_is_answered_before_the_failure_after_it() -> None:
+    # Autobahn 3.2, 5.15: a message then a bad frame in one write. The echo
+    # goes out before the 1002 Close (the whole read used to be parsed first).
+    got: list[tuple[int, bytes]] = []
+    done = asyncio.Event()
+
+    async def then_rsv2(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await accept_upgrade(reader, writer)
+        writer.write(server_frame(0x1, b"Hello") + b"\xa1\x00")  # RSV2, no extension
+        got.extend([await read_client_frame(reader), await read_client_frame(reader)])
+        done.set()
+
+    async with raw_server(then_rsv2) as url:
+        ws = await connect(url, close_timeout=1)
+        await ws.send(await ws.recv())
+        await asyncio.wait_for(done.wait(), 5)
+        await ws.wait_closed()
+    assert got[0] == (0x1, b"Hello")
+    assert got[1][0] == 0x8 and struct.unpack("!H", got[1][1][:2])[0] == 1002
+    assert ws.close_code == 1002
+
+
+async def test_a_max_publish_of_control_characters_arrives_under_the_defaults() -> None:
+    # A 1 MiB publish (the server's limit) escapes to a ~6 MiB JSON frame.
+    data = "\x01" * MAX_PUBLISH
+    async with rawpush_server() as server, connect(f"ws{server.url[4:]}/ws/c") as ws:
+        ident = await publish(server.url, "c", data)
+        event = json.loads(await asyncio.wait_for(ws.recv(), LIMIT))
+    assert (event["id"], event["data"]) == (ident, data)
+
+
+async def test_rfc7692_7_1_1_2_compression_takes_deflate_params() -> None:
+    offers: list[bytes] = []
+
+    async def refuses(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        offers.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+
+    params = DeflateParams(client_no_context_takeover=True, max_message_size=1)
+    async with raw_server(refuses) as url:
+        with pytest.raises(InvalidHandshake):
+            await connect(url, compression=params)
+    assert b"permessage-deflate; client_no_context_takeover; client_max_window_bits" in offers[0]
 
 
 async def test_client_drops_tcp_when_server_never_closes() -> None:
