@@ -36,8 +36,8 @@ synchronously before returning, then awaits whatever awaitables they
 returned. Ordering is therefore exact, and a ``block`` subscriber slows the
 publisher directly. Several hubs may share one ``MemoryBackplane`` (the
 tests do, to play several nodes). History dies with the process: a cursor
-issued before this backplane was made (older than its birth id, the clock
-when it was made) is answered with a gap, since what followed it is lost;
+issued before this backplane was made (older than its birth id, one ms
+past the clock when it was made) is answered with a gap, since what followed it is lost;
 so is a cursor after every id issued on the channel. A gap answer's
 ``head`` is the channel's newest id, or the birth id for a channel with
 none: every id this backplane issues comes after it, so it means "now".
@@ -154,9 +154,11 @@ class MemoryBackplane(Backplane):
         self._histories: dict[str, History] = {}
         self._sinks: dict[str, list[Sink]] = {}
         self._closed = False
-        # Ids this backplane issues are at or after this one (the clock at
-        # birth); a cursor before it came from an earlier process.
-        self._born: IdKey = (int(self.config.clock() * 1000), 0)
+        # Ids this backplane issues come after this one; a cursor before it
+        # came from an earlier process. One millisecond past the clock at
+        # birth: a process stopped within this very millisecond issued ids
+        # up to (ms, n), and every one of them must read as "before".
+        self._born: IdKey = (int(self.config.clock() * 1000) + 1, 0)
 
     def _history(self, channel: str) -> History:
         history = self._histories.get(channel)

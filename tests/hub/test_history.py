@@ -112,7 +112,7 @@ async def test_future_id_is_a_gap_with_the_head_to_resume_from() -> None:
 
 async def test_future_id_on_an_unknown_channel_is_a_gap_with_now_as_head() -> None:
     bp = backplane()
-    born = format_id((int(Clock().now * 1000), 0))
+    born = format_id((int(Clock().now * 1000) + 1, 0))
     replay = await bp.read_since("nope", "99999999999999-0")
     assert replay == Replay(gap=True, head=born)
     assert await bp.read_since("nope", born) == Replay()
@@ -129,7 +129,7 @@ async def test_no_cursor_means_no_replay() -> None:
 
 async def test_unknown_channel_with_a_cursor_is_empty_and_creates_nothing() -> None:
     bp = backplane()
-    born = format_id((int(Clock().now * 1000), 0))  # issued while this backplane lives
+    born = format_id((int(Clock().now * 1000) + 1, 0))  # issued while this backplane lives
     replay = await bp.read_since("nope", born)
     assert replay.events == () and not replay.gap
     assert await bp.latest_id("nope") is None
@@ -262,7 +262,7 @@ def test_replay_is_everything_after_the_cursor_or_a_reported_gap(
             kept = stats.length if stats is not None else 0
             retained = published[len(published) - kept :] if kept else []
             # The newest id issued; the birth id ("now") before any.
-            head = published[-1].id if published else format_id((1_000_000, 0))
+            head = published[-1].id if published else format_id((1_000_001, 0))
             never_issued = parse_id(cursor) > parse_id(head)
             if all(e in retained for e in after) and not never_issued:
                 assert replay.events == tuple(after)
