@@ -240,7 +240,7 @@ def connect(
     - ``ssl``: an ``SSLContext`` for wss://; by default a verifying one.
     - ``compression``: "deflate" offers permessage-deflate (RFC 7692);
       ``ws.compression`` tells whether the server took it. Off by default.
-      A ``rawpush.proto.ws.deflate.DeflateParams`` offers those parameters
+      A ``rawpush.ws.DeflateParams`` offers those parameters
       instead (window sizes, no context takeover, zlib level); its
       ``max_message_size`` is replaced by this call's.
 

@@ -391,7 +391,8 @@ class WebSocketClient(asyncio.Protocol):
             self._record_close(exc.code, exc.reason)
         self._wake_reader()
         if (
-            len(messages) >= self._max_queue
+            not drain
+            and len(messages) >= self._max_queue
             and not self._reading_paused
             and self._transport is not None
         ):
@@ -446,6 +447,12 @@ class WebSocketClient(asyncio.Protocol):
                 waiter.set_exception(exc)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._pump_handle is not None:
+            self._pump_handle.cancel()
+            self._pump_handle = None
+        if self._conn is not None:
+            # What the peer sent before a reset is still delivered.
+            self._pump(drain=True)
         # Section 7.1.5: no Close frame before the end of TCP is 1006.
         self._record_close(1006, "" if exc is None else str(exc))
         if not self.opened.done():
@@ -454,9 +461,6 @@ class WebSocketClient(asyncio.Protocol):
             )
         if self._close_timer is not None:
             self._close_timer.cancel()
-        if self._pump_handle is not None:
-            self._pump_handle.cancel()
-            self._pump_handle = None
         if self._keepalive is not None:
             self._keepalive.cancel()
         if not self._closed.done():
