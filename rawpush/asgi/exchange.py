@@ -1,0 +1,115 @@
+"""What every ASGI host shares: its place among the server's live
+connections (``Carrier``), its counters, its timers.
+
+ASGI shows requests, not connections, so one exchange (one ASGI call) is
+counted where the HTTP/1.1 host counts a connection: in
+``rawpush_connections{transport}`` while it lasts, against
+``max_connections``, and in the drain on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from rawpush.server.context import Context
+from rawpush.server.host import Session
+from rawpush.server.metrics import labels
+
+
+class Exchange:
+    def __init__(self, ctx: Context, kind: str) -> None:
+        self.ctx = ctx
+        self.kind = kind
+        self._labels = labels(kind)
+        self.session: Session | None = None
+        self._counted = False
+        # Plain ints on the per-event path, folded into the metrics by
+        # fold_counters() (as the HTTP/1.1 host does).
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.messages_in = 0
+        self.messages_out = 0
+
+    # -- lifetime -------------------------------------------------------------
+
+    def begin(self) -> bool:
+        """Join the live connections; False when over ``max_connections``."""
+        ctx = self.ctx
+        if ctx.accepted >= ctx.config.max_connections:
+            ctx.metrics.inc("rawpush_disconnects_total", (("reason", "max_connections"),))
+            return False
+        ctx.accepted += 1
+        self._counted = True
+        ctx.connections.add(self)
+        ctx.metrics.inc("rawpush_connections", self._labels)
+        ctx.metrics.inc("rawpush_connections_total", self._labels)
+        return True
+
+    def end(self) -> None:
+        if not self._counted:
+            return
+        self._counted = False
+        self.fold_counters()
+        ctx = self.ctx
+        ctx.connections.discard(self)
+        ctx.accepted -= 1
+        ctx.metrics.inc("rawpush_connections", self._labels, -1)
+
+    def set_kind(self, kind: str) -> None:
+        """Count this exchange under another transport in /metrics."""
+        if kind == self.kind:
+            return
+        self.fold_counters()
+        metrics = self.ctx.metrics
+        if self._counted:
+            metrics.inc("rawpush_connections", self._labels, -1)
+        self.kind = kind
+        self._labels = labels(kind)
+        if self._counted:
+            metrics.inc("rawpush_connections", self._labels)
+            metrics.inc("rawpush_connections_total", self._labels)
+
+    # -- counters ---------------------------------------------------------------
+
+    def fold_counters(self) -> None:
+        metrics = self.ctx.metrics
+        labels = self._labels
+        sent = self._sent()
+        if sent:
+            self.bytes_out += sent
+        if self.bytes_in:
+            metrics.inc("rawpush_bytes_in_total", labels, self.bytes_in)
+            self.bytes_in = 0
+        if self.bytes_out:
+            metrics.inc("rawpush_bytes_out_total", labels, self.bytes_out)
+            self.bytes_out = 0
+        if self.messages_in:
+            metrics.inc("rawpush_messages_in_total", labels, self.messages_in)
+            self.messages_in = 0
+        if self.messages_out:
+            metrics.inc("rawpush_messages_out_total", labels, self.messages_out)
+            self.messages_out = 0
+
+    def _sent(self) -> int:
+        """Bytes sent since the last fold, from the host's sender."""
+        return 0
+
+    def count_status(self, status: int) -> None:
+        self.ctx.metrics.inc("rawpush_http_responses_total", (("status", str(status)),))
+
+    # -- Carrier: each host says how it ends ------------------------------------------
+
+    def drain(self) -> None:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+    # -- Host operations every ASGI host has the same way ------------------------
+
+    def disconnect(self, reason: str) -> None:
+        self.ctx.metrics.inc("rawpush_disconnects_total", (("reason", reason),))
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> asyncio.TimerHandle:
+        return asyncio.get_running_loop().call_later(delay, callback)

@@ -1,0 +1,306 @@
+"""The ASGI ``websocket`` scope: ``/ws/{channel}`` as ASGI messages.
+
+rawpush's own WebSocket session (``WSSession``) speaks RFC 6455 bytes
+through its sans-IO core; an ASGI server keeps the frames to itself and
+hands over whole messages. So this scope runs ``ASGIWSSession``, a
+subclass of ``WSSession`` that keeps everything above the frames: the hub
+subscription made before the connection is accepted, the outbox and its
+overflow policy, the gap notice, the replay from ``lastEventId``, text
+messages published to the channel in order (reading pauses while the hub
+holds them), binary messages closed with 1003, the drain's 1001. Only the
+wire differs: an event is ``websocket.send`` with the text of the very
+JSON payload the frame would carry, a close is ``websocket.close``.
+
+What ASGI cannot express, and who does it instead:
+
+- Ping/Pong and the ping timeout (RFC 6455 section 5.5.2-3): the ASGI
+  server's own keepalive (``uvicorn --ws-ping-interval``, hypercorn's
+  ``websocket_ping_interval``); ``ws_ping_interval`` does not apply here.
+- permessage-deflate (RFC 7692) and the frame limits: negotiated and
+  enforced by the server; rawpush checks ``ws.max_message_size`` on each
+  whole message (1009, section 7.4.1) and never sees a fragment.
+- The close handshake and its timeout (section 7.1): the server's; an
+  abort has no ASGI form, so a session that must end at once drops what
+  is queued and returns, and the server ends the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+from rawpush.asgi.exchange import Exchange
+from rawpush.asgi.scope import Message, Scope, build_request, decode_headers, response_messages
+from rawpush.asgi.sender import Send, Sender
+from rawpush.hub import HubEvent
+from rawpush.proto.envelope import GAP_JSON
+from rawpush.proto.errors import HTTPError, LocalProtocolError
+from rawpush.proto.http import Headers
+from rawpush.server import routes
+from rawpush.server.answers import Refusal, Takeover
+from rawpush.server.context import Context
+from rawpush.server.encoding import ws_frame
+from rawpush.server.host import Framing
+from rawpush.server.transports import REGISTRY
+from rawpush.server.ws_session import WSSession
+from rawpush.ws import CloseCode
+
+Receive = Callable[[], Awaitable[Message]]
+
+#: where the text of an event's message is cached in ``HubEvent.encoded``:
+#: decoded once, shared by every ASGI WebSocket subscriber
+WS_TEXT_KEY = "ws.text"
+_GAP_TEXT = GAP_JSON.decode("utf-8")
+_WS = next(t for t in REGISTRY if t.label == "ws")
+# The fields of the opening handshake the ASGI server has already checked
+# and answered (RFC 6455 section 4.2.1); rawpush's route check sees them
+# in their one valid form, and still checks the rest (Origin, the route,
+# the channel, lastEventId). An extension the server negotiated is its own.
+_HANDSHAKE = frozenset(
+    {"upgrade", "connection", "sec-websocket-key", "sec-websocket-version",
+     "sec-websocket-extensions", "content-length", "transfer-encoding"}
+)
+_CHECKED = (
+    ("upgrade", "websocket"),
+    ("connection", "Upgrade"),
+    ("sec-websocket-version", "13"),
+    ("sec-websocket-key", "AAAAAAAAAAAAAAAAAAAAAA=="),
+)
+_DRAINING = HTTPError("the server is shutting down", 503, (("Retry-After", "1"),))
+_TOO_MANY = HTTPError("too many connections", 503, (("Retry-After", "1"),))
+
+
+def text_of(event: HubEvent) -> str:
+    """The message ``{"id","event","data"}`` of ``event`` as text, cached."""
+    text: str | None = event.encoded.get(WS_TEXT_KEY)
+    if text is None:
+        text = event.encoded[WS_TEXT_KEY] = ws_frame(event).payload.decode("utf-8")
+    return text
+
+
+class ASGIWSSession(WSSession):
+    """``WSSession`` with ASGI messages for frames (see the module doc)."""
+
+    __slots__ = ()
+    host: WSExchange
+
+    def __init__(self, host: WSExchange, channel: str, last_id: str | None) -> None:
+        super().__init__(host, channel, last_id, ())
+        self.outbox.gap_notice = _GAP_TEXT
+        self._encoded_key = WS_TEXT_KEY
+
+    # -- what goes out ----------------------------------------------------------
+
+    def _encode(self, event: HubEvent) -> str:  # type: ignore[override]
+        return text_of(event)
+
+    def _write(self, data: str) -> None:  # type: ignore[override]
+        self.host.send_text(data)
+
+    def _flush(self) -> None:
+        pass  # no core, no control frames: the ASGI server has them
+
+    def _started(self) -> None:
+        pass  # the ASGI server pings (module doc)
+
+    def close(self, code: int, reason: str) -> None:
+        if self._ended:
+            return
+        self._live = False
+        self.host.close_with(code, reason)
+        self._end(abort=False)
+
+    # -- what comes in ----------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        raise LocalProtocolError("an ASGI WebSocket delivers messages, not bytes")
+
+    def message_received(self, text: str | None, data: bytes | None) -> None:
+        host = self.host
+        host.messages_in += 1
+        if self._ended or not self._live:
+            return
+        size = len(text) if text is not None else len(data or b"")
+        if size > host.ctx.config.ws.max_message_size:
+            self.close(CloseCode.MESSAGE_TOO_BIG, "message too big")
+        elif text is not None:
+            self._on_text(text)
+        else:
+            self._on_binary(data or b"")
+
+    def eof_received(self) -> None:
+        if not self._ended:
+            self.host.disconnect("peer_close")
+        self._live = False
+        self._end(abort=False)
+
+
+class WSExchange(Exchange):
+    """One ASGI websocket call; the ``Host`` of its ``ASGIWSSession``."""
+
+    def __init__(self, ctx: Context, scope: Scope, receive: Receive, send: Send) -> None:
+        super().__init__(ctx, "ws")
+        self.scope = scope
+        self._receive = receive
+        self._send = send
+        cfg = ctx.config
+        self.sender = Sender(send, cfg.write_high_water, cfg.write_low_water)
+        self._counted_sent = 0
+        self._accepted = False
+        self._peer_gone = False
+        self._close: Message = {"type": "websocket.close", "code": CloseCode.NORMAL_CLOSURE}
+        self._reading = asyncio.Event()
+        self._reading.set()
+
+    async def run(self) -> None:
+        if (await self._receive())["type"] != "websocket.connect":
+            return  # gone before it asked
+        if not self.begin():
+            await self._refuse_now(_TOO_MANY)
+            return
+        try:
+            await self._serve()
+        finally:
+            self.end()
+
+    async def _serve(self) -> None:
+        ctx = self.ctx
+        headers = tuple(
+            (name, value) for name, value in decode_headers(self.scope) if name not in _HANDSHAKE
+        )
+        if not any(name == "host" for name, _ in headers):
+            headers += (("host", "asgi"),)  # HTTP/2 has :authority instead
+        try:
+            request = build_request(
+                self.scope,
+                ctx.config.http,
+                method="GET",
+                headers=headers + _CHECKED,
+                http_version="1.1",  # whatever carried it, the server accepted it
+            )
+        except HTTPError as exc:
+            await self._refuse_now(exc)
+            return
+        answer = routes.dispatch(ctx, request)
+        if isinstance(answer, Refusal):
+            await self._refuse_now(answer.error)
+            return
+        if not isinstance(answer, Takeover) or not request.path.startswith(_WS.path):
+            # A page, or the echo: neither is a subscriber over ASGI.
+            await self._refuse_now(HTTPError(f"no WebSocket route for {request.path!r}", 404))
+            return
+        if ctx.draining:
+            await self._refuse_now(_DRAINING)
+            return
+        channel = request.path[len(_WS.path) :]
+        last_id = request.query.get("lastEventId") or None  # checked by the route
+        session = ASGIWSSession(self, channel, last_id)
+        self.session = session
+        self.sender.on_pause = session.pause_writing
+        self.sender.on_resume = session.resume_writing
+        sending = self.sender.start()
+        reading = asyncio.ensure_future(self._read(session))
+        session.start()
+        try:
+            with contextlib.suppress(OSError):  # a client gone mid-send
+                await sending
+        finally:
+            reading.cancel()
+            self.sender.drop()
+            session.connection_lost()
+
+    async def _read(self, session: ASGIWSSession) -> None:
+        while True:
+            await self._reading.wait()
+            message = await self._receive()
+            kind = message["type"]
+            if kind == "websocket.receive":
+                text, data = message.get("text"), message.get("bytes")
+                self.bytes_in += len(text) if text is not None else len(data or b"")
+                session.message_received(text, data)
+            elif kind == "websocket.disconnect":
+                self._peer_gone = True
+                session.eof_received()
+                return
+
+    def _refusal(self, error: HTTPError) -> list[Message]:
+        """The messages refusing the handshake with ``error``."""
+        self.count_status(error.status)
+        if "websocket.http.response" in (self.scope.get("extensions") or {}):
+            # The ASGI "WebSocket Denial Response" extension: a real HTTP
+            # answer, in the JSON shape every rawpush host gives.
+            start, body = response_messages(Refusal(error), "GET")
+            start["type"] = "websocket.http.response.start"
+            body["type"] = "websocket.http.response.body"
+            return [start, body]
+        # Without it, a close before accept is the server's 403.
+        return [{"type": "websocket.close", "code": CloseCode.POLICY_VIOLATION}]
+
+    async def _refuse_now(self, error: HTTPError) -> None:
+        for message in self._refusal(error):
+            await self._send(message)
+
+    # -- counters ----------------------------------------------------------------
+
+    def _sent(self) -> int:
+        sent, self._counted_sent = self.sender.sent - self._counted_sent, self.sender.sent
+        return sent
+
+    # -- what ASGIWSSession asks beyond Host --------------------------------------
+
+    def send_text(self, text: str) -> None:
+        # Sized in characters: the same as bytes for ASCII JSON, and the
+        # watermarks are approximate anyway.
+        self.sender.put({"type": "websocket.send", "text": text}, len(text))
+
+    def close_with(self, code: int, reason: str) -> None:
+        """The close code and reason ``close()`` will send."""
+        self._close = {"type": "websocket.close", "code": int(code), "reason": reason}
+
+    # -- the Host operations (rawpush.server.host) ---------------------------------
+
+    def switch_protocols(self, headers: Headers) -> bytes:
+        self.count_status(101)
+        self._accepted = True
+        self.sender.put({"type": "websocket.accept"})
+        return b""  # the server read the handshake; no bytes follow it here
+
+    def refuse(self, error: HTTPError) -> None:
+        # The hub refused the subscription, before accept (the session's order).
+        *first, last = self._refusal(error)
+        for message in first:
+            self.sender.put(message)
+        self.sender.finish(last)
+
+    def close(self) -> None:
+        if self._peer_gone:
+            self.sender.drop()  # nobody to say goodbye to
+        else:
+            self.sender.finish(self._close)
+
+    def abort(self) -> None:
+        self.sender.drop()
+
+    def pause_reading(self) -> None:
+        self._reading.clear()
+
+    def resume_reading(self) -> None:
+        self._reading.set()
+
+    def write(self, data: bytes) -> None:
+        if data:
+            raise LocalProtocolError("an ASGI WebSocket sends messages, not frames")
+
+    def open_stream(self, status: int, headers: Headers) -> Framing:
+        raise LocalProtocolError("a WebSocket has no event-stream body")
+
+    def end_stream(self) -> None:
+        raise LocalProtocolError("a WebSocket has no event-stream body")
+
+    # -- Carrier ---------------------------------------------------------------------
+
+    def drain(self) -> None:
+        if self.session is not None:
+            self.session.drain()
+
