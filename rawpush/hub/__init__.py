@@ -1,6 +1,6 @@
 """rawpush.hub: channels, bounded history with ids, resume, live delivery.
 
-Knows no wire bytes (see ../shared/DESIGN.md): the server encodes events,
+Knows no wire bytes: the server encodes events,
 the hub stores and routes them. Start with ``Hub``; ``Backplane`` is the
 seam where a shared store (Redis Streams) plugs in.
 """

@@ -207,7 +207,7 @@ class MemoryBackplane(Backplane):
         if (0, 0) < cursor < self._born and not replay.gap:
             # The cursor was issued before this process started: whatever
             # followed it then died with that process's memory. Say so
-            # (DESIGN.md: never a silent gap); "0-0" means "from the start".
+            # (never a silent gap); "0-0" means "from the start".
             return Replay(replay.events, True, format_id(history.ids.last))
         return replay
 

@@ -86,7 +86,7 @@ class HubEvent:
     events (a reader that fell behind the store's trim) sends one, with the
     id of the last lost event, in the place where they would have been. The
     hub passes it on to each subscriber still behind that id, and the server
-    tells the client (DESIGN.md: never a silent gap).
+    tells the client (never a silent gap).
     """
 
     id: str
