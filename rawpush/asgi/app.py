@@ -20,22 +20,19 @@ from __future__ import annotations
 import asyncio
 import signal
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from importlib import resources
 from types import FrameType
 from typing import Any
 
 from rawpush.asgi.http import HTTPExchange
-from rawpush.asgi.scope import Message, Scope
+from rawpush.asgi.scope import Receive, Scope, Send
 from rawpush.asgi.ws import WSExchange
 from rawpush.hub import Hub
 from rawpush.server.config import ServerConfig
 from rawpush.server.context import Context
 from rawpush.server.metrics import Metrics
 from rawpush.server.transports import QUEUED
-
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 

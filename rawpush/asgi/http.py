@@ -23,11 +23,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 
 from rawpush.asgi.exchange import Exchange
-from rawpush.asgi.scope import Message, Scope, build_request, response_messages, start_message
-from rawpush.asgi.sender import Send, Sender
+from rawpush.asgi.scope import (
+    Receive,
+    Scope,
+    Send,
+    build_request,
+    response_messages,
+    start_message,
+)
+from rawpush.asgi.sender import Sender
 from rawpush.proto.errors import HTTPError, LocalProtocolError
 from rawpush.proto.http import Headers, Request
 from rawpush.server import routes
@@ -36,8 +42,6 @@ from rawpush.server.context import Context
 from rawpush.server.host import Framing
 
 logger = logging.getLogger("rawpush.asgi")
-
-Receive = Callable[[], Awaitable[Message]]
 
 _DRAINING = HTTPError("the server is shutting down", 503, (("Retry-After", "1"),))
 _TOO_MANY = HTTPError("too many connections", 503, (("Retry-After", "1"),))

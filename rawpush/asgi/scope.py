@@ -12,7 +12,7 @@ only when the path starts with it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -22,7 +22,9 @@ from rawpush.proto.http_request import HTTPConfig, split_target
 from rawpush.server.answers import Refusal, Reply
 
 Scope = MutableMapping[str, Any]
-Message = dict[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
 
 _JSON_TYPE = ("Content-Type", "application/json")
 # What a decoded path may keep as it is when no raw path was given: the

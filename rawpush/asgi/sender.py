@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Callable
 
-Message = dict[str, Any]
-Send = Callable[[Message], Awaitable[None]]
+from rawpush.asgi.scope import Message, Send
 
 
 class Sender:

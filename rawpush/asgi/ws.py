@@ -28,11 +28,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
 
 from rawpush.asgi.exchange import Exchange
-from rawpush.asgi.scope import Message, Scope, build_request, decode_headers, response_messages
-from rawpush.asgi.sender import Send, Sender
+from rawpush.asgi.scope import (
+    Message,
+    Receive,
+    Scope,
+    Send,
+    build_request,
+    decode_headers,
+    response_messages,
+)
+from rawpush.asgi.sender import Sender
 from rawpush.hub import HubEvent
 from rawpush.proto.envelope import GAP_JSON
 from rawpush.proto.errors import HTTPError, LocalProtocolError
@@ -45,8 +52,6 @@ from rawpush.server.host import Framing
 from rawpush.server.transports import REGISTRY
 from rawpush.server.ws_session import WSSession
 from rawpush.ws import CloseCode
-
-Receive = Callable[[], Awaitable[Message]]
 
 #: where the text of an event's message is cached in ``HubEvent.encoded``:
 #: decoded once, shared by every ASGI WebSocket subscriber

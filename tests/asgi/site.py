@@ -1,10 +1,12 @@
 """The application the ASGI tests run under a real server (a subprocess):
 a Starlette app with rawpush mounted at ``/push`` next to its own routes,
-sharing one hub; ``POST /hello/{channel}`` publishes from a route."""
+sharing one hub; ``POST /hello/{channel}`` publishes from a route.
+
+Small watermarks, queues and history, so that a stalled reader overflows
+within a few hundred kilobytes and a resume from eight events back is a gap.
+"""
 
 from __future__ import annotations
-
-import os
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -12,26 +14,25 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route
 
 import rawpush.asgi
-from rawpush import Hub, ServerConfig
+from rawpush import Hub, HubConfig, ServerConfig
 
-#: small watermarks and queues, so a stalled reader overflows in a few
-#: hundred kilobytes (RAWPUSH_TEST_SMALL=1)
-SMALL = os.environ.get("RAWPUSH_TEST_SMALL") == "1"
+HISTORY = 8
 
 config = ServerConfig(
-    write_high_water=16 * 1024 if SMALL else 64 * 1024,
-    write_low_water=4 * 1024 if SMALL else 16 * 1024,
-    queue_max_bytes=128 * 1024 if SMALL else 8 * 1024 * 1024,
+    write_high_water=16 * 1024,
+    write_low_water=4 * 1024,
+    queue_max_bytes=256 * 1024,
     drain_retry_ms=1234,
     drain_timeout=5.0,
+    hub=HubConfig(history_size=HISTORY),
 )
 hub = Hub(config.hub)
 push = rawpush.asgi.App(hub, config)
 
 
 async def hello(request: Request) -> JSONResponse:
-    event = await hub.publish(request.path_params["channel"], await request.body() and
-                              (await request.body()).decode() or "hello")
+    data = (await request.body()).decode() or "hello"
+    event = await hub.publish(request.path_params["channel"], data)
     return JSONResponse({"id": event.id})
 
 

@@ -1,0 +1,118 @@
+"""Run ``tests.asgi.site:app`` under a real ASGI server in a subprocess.
+
+The test binds the listening socket itself (port 0, on loopback) and
+hands its descriptor to the server (``uvicorn --fd``, ``hypercorn --bind
+fd://``): the port is known before the server starts, and a client that
+connects early waits in the backlog instead of being refused, so no test
+waits for the server to come up.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from rawpush.client.http import parse_url, request
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+SERVERS = ("uvicorn", "hypercorn")
+WAIT = 20.0  # bound on any one wait
+
+
+@dataclass
+class Running:
+    server: str
+    proc: subprocess.Popen[bytes]
+    port: int
+    log: IO[bytes]
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def push(self) -> str:
+        """Where rawpush is mounted in the host application."""
+        return f"{self.base}/push"
+
+    def output(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
+
+
+def launch(server: str, app: str = "tests.asgi.site:app") -> Running:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(512)
+    fd = sock.fileno()
+    if server == "uvicorn":
+        args = ["-m", "uvicorn", "--fd", str(fd), "--no-access-log", app]
+    else:
+        # --workers 0: serve in this process. With worker processes the
+        # worker learns of SIGTERM through a multiprocessing event, not a
+        # signal, so App's drain could not start before hypercorn waits
+        # for the streams to end (rawpush.asgi.app's docstring).
+        args = ["-m", "hypercorn", "--workers", "0", "--bind", f"fd://{fd}", app]
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
+    proc = subprocess.Popen(
+        [sys.executable, *args], pass_fds=[fd], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+    )
+    port = sock.getsockname()[1]
+    sock.close()  # the child holds its own copy
+    return Running(server, proc, port, log)
+
+
+#: how a server ends on SIGTERM when all went well: uvicorn restores the
+#: default handler and raises the signal again once it has shut down
+STOPPED = (0, -signal.SIGTERM)
+
+
+def stop(running: Running) -> tuple[int, str]:
+    """SIGTERM, as a process manager stops it; the exit status and output."""
+    proc = running.proc
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        code = proc.wait(WAIT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise AssertionError(f"{running.server} did not stop:\n{running.output()}") from None
+    output = running.output()
+    running.log.close()
+    return code, output
+
+
+async def fetch(
+    method: str, url: str, body: bytes = b"", headers: tuple[tuple[str, str], ...] = ()
+) -> tuple[int, dict[str, str], bytes]:
+    """One request with rawpush's own HTTP client: status, headers, body."""
+    response = await request(method, parse_url(url), body=body, headers=headers, timeout=WAIT)
+    try:
+        data = await response.read(16 << 20, timeout=WAIT)
+    finally:
+        await response.aclose()
+    return response.status, dict(response.headers), data
+
+
+async def publish(running: Running, channel: str, data: str) -> str:
+    status, _, body = await fetch("POST", f"{running.push}/publish/{channel}", data.encode())
+    assert status == 200, body
+    ident = body.decode().split('"')[3]  # {"id":"..."}
+    return ident
+
+
+async def metric(running: Running, line_start: str) -> float:
+    """The value of the first /metrics sample whose line starts so (0 if none)."""
+    _, _, body = await fetch("GET", f"{running.push}/metrics")
+    for line in body.decode().splitlines():
+        if line.startswith(line_start):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
