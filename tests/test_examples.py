@@ -96,3 +96,23 @@ async def test_ws_chat_room_echoes_what_a_member_types() -> None:
         assert printed.strip() == "ada: hello room"
     finally:
         await stop(room)
+
+
+async def test_fastapi_app_mounts_the_hub_and_publishes_from_a_route() -> None:
+    from rawpush.client.http import parse_url, request
+
+    proc = await start(str(EXAMPLES / "fastapi_app.py"), "--port", "0")
+    try:
+        url = await first_url(proc, r"http://127\.0\.0\.1:\d+/push/sse/news")
+        announce = url.replace("/push/sse/news", "/announce?text=")
+        ids = []
+        for text in ("first", "second"):
+            response = await request("POST", parse_url(announce + text), timeout=WAIT)
+            ids.append(json.loads(await response.read(1024, timeout=WAIT))["id"])
+            await response.aclose()
+        # From the first id on: the second comes from the replay, never missed.
+        async with asyncio.timeout(WAIT), EventSource(url, last_event_id=ids[0]) as source:
+            event = await anext(source)
+        assert (event.id, event.data) == (ids[1], "second")
+    finally:
+        assert await stop(proc) in (0, 130, -signal.SIGINT)
