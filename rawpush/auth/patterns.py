@@ -97,7 +97,11 @@ class PatternSet:
                 prefixes.add(name)
             else:
                 everything = True
-        return cls(frozenset(exact), frozenset(prefixes), everything)
+        if everything:
+            # "*" holds every other pattern: one value for one meaning, so
+            # equality and ``patterns`` agree.
+            return cls.ALL
+        return cls(frozenset(exact), frozenset(prefixes))
 
     def __bool__(self) -> bool:
         return self.everything or bool(self.exact) or bool(self.prefixes)

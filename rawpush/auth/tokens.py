@@ -42,8 +42,6 @@ __all__ = ["DEFAULT_LEEWAY", "JWTConfig", "JWTVerifier"]
 
 #: Seconds of clock skew tolerated on exp/nbf/iat.
 DEFAULT_LEEWAY = 30.0
-#: RFC 7518 section 3.2: an HMAC key at least as long as the hash output.
-_MIN_SECRET_BYTES = 32
 
 _HMAC = ("HS256", "HS384", "HS512")
 _RSA = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512")
@@ -54,7 +52,7 @@ _EC_CURVES = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
 class JWTConfig:
     """How tokens are verified: one key (``secret`` or ``public_key``)."""
 
-    #: The HMAC secret (HS*), at least 32 bytes.
+    #: The HMAC secret (HS*): at least 32 bytes for HS256, 48, 64 for HS384, HS512.
     secret: str | bytes | None = None
     #: A PEM ``SubjectPublicKeyInfo`` (RS*/PS*, ES*, EdDSA).
     public_key: str | bytes | None = None
@@ -87,9 +85,12 @@ def _key_and_algorithm(config: JWTConfig) -> tuple[Any, str]:
         raise AuthConfigError("JWTConfig needs exactly one of secret and public_key")
     if config.secret is not None:
         secret = config.secret.encode() if isinstance(config.secret, str) else config.secret
-        if len(secret) < _MIN_SECRET_BYTES:
-            raise AuthConfigError(f"a JWT secret must be at least {_MIN_SECRET_BYTES} bytes")
-        return secret, _pick(config.algorithm, _HMAC, "an HMAC secret")
+        algorithm = _pick(config.algorithm, _HMAC, "an HMAC secret")
+        # RFC 7518 section 3.2: a key at least as long as the hash output.
+        least = int(algorithm[2:]) // 8
+        if len(secret) < least:
+            raise AuthConfigError(f"a secret for {algorithm} must be at least {least} bytes")
+        return secret, algorithm
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
@@ -152,6 +153,7 @@ class JWTVerifier:
 
     def _grant(self, payload: dict[str, Any]) -> Grant:
         subject = payload.get("sub")
+        # PyJWT >= 2.10 checks this itself; older ones do not.
         if subject is not None and not isinstance(subject, str):
             raise InvalidToken("sub must be a string")
         exp = payload.get("exp")
