@@ -1,9 +1,11 @@
 """The one object the server asks: who is this, and may they do that?
 
 ``Authenticator.authorize(info, action, channel, ticket)`` is the whole
-check for one request: find the credential (``credentials``), verify it
-(a static token, a JWT, or a ticket, redeemed here), then decide (the
-embedder's hook if there is one, else the grant's patterns). It returns
+check for one request: ``identify`` finds the credential
+(``credentials``) and verifies it (a static token, a JWT, or a ticket,
+redeemed here), then ``decide`` asks the embedder's hook if there is one,
+else the grant's patterns. A connection keeps its grant and calls
+``decide`` alone for each later action. ``authorize`` returns
 the ``Grant`` the connection runs under or raises an ``AuthError`` that
 carries the answer:
 
@@ -133,16 +135,22 @@ class Authenticator:
             raise TokenExpired("the token behind this ticket expired")
         return grant
 
-    async def authorize(
-        self, info: RequestInfo, action: Action, channel: str, ticket: str | None = None
-    ) -> Grant:
-        """The grant to run ``action`` on ``channel`` under, or an ``AuthError``.
-
-        ``ticket`` is the request's ``ticket`` query parameter; a ticket is
-        used up by this call whatever the outcome.
-        """
+    async def identify(self, info: RequestInfo, ticket: str | None = None) -> Grant:
+        """The grant of the request's one credential (the anonymous grant
+        when it has none); ``InvalidToken``, ``TokenExpired`` or
+        ``InvalidRequest``. A ``ticket`` is used up by this call."""
         credential = find_credential(info.headers, ticket, self.config.cookie_name)
-        grant = await self.authenticate(credential)
+        return await self.authenticate(credential)
+
+    async def decide(
+        self, info: RequestInfo, grant: Grant, action: Action, channel: str
+    ) -> Grant:
+        """May ``grant`` do ``action`` on ``channel``? The grant to run
+        under (the hook may shorten ``expires_at``), else
+        ``Unauthenticated`` for the anonymous grant, ``InsufficientScope``
+        for any other. Call it again for each publish on an open
+        WebSocket: it never looks at credentials, so a used ticket is no
+        obstacle."""
         hook = self.config.hook
         if hook is None:
             if grant.allows(action, channel):
@@ -158,9 +166,16 @@ class Authenticator:
                     return grant
                 return dataclasses.replace(grant, expires_at=decision.expires_at)
             reason = decision.reason or f"not allowed to {action.value} on {channel!r}"
-        if credential is None:
+        if grant.source == "anonymous":
             raise Unauthenticated(reason)
         raise InsufficientScope(reason)
+
+    async def authorize(
+        self, info: RequestInfo, action: Action, channel: str, ticket: str | None = None
+    ) -> Grant:
+        """``decide(info, await identify(info, ticket), action, channel)``:
+        the whole check for one request."""
+        return await self.decide(info, await self.identify(info, ticket), action, channel)
 
     async def issue_ticket(self, grant: Grant, body: bytes) -> tuple[str, float]:
         """Answer a ticket request: ``(ticket, expires_in)`` for the JSON

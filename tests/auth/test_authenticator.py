@@ -244,3 +244,15 @@ async def test_a_static_token_with_subscribe_rights_buys_a_full_ttl_ticket(clock
     assert expires_in == 30.0
     used = await a.authorize(info(), SUB, "feed.a", ticket=ticket)
     assert used.expires_at is None and used.subject == "static"
+
+
+async def test_a_connection_decides_again_without_its_used_ticket(clock: Clock) -> None:
+    a = auth(clock)
+    grant = a.verify_token(user_token(subscribe=["a", "b"]))
+    ticket, _ = await a.issue_ticket(grant, b'{"channels": ["a", "b"]}')
+    request = info()
+    held = await a.identify(request, ticket)
+    assert await a.decide(request, held, SUB, "a") == held
+    assert await a.decide(request, held, SUB, "b") == held
+    with pytest.raises(InsufficientScope):
+        await a.decide(request, held, PUB, "a")
