@@ -11,7 +11,8 @@ or mounted next to an application's own routes, sharing its hub::
     starlette_app.mount("/push", push)
     await hub.publish("news", "hello")      # from any route
 
-Modules: ``app`` (the App, lifespan, drain), ``http`` (the http scope and
+Modules: ``application`` (the App, lifespan, drain; not ``app``, which is
+the module-level application), ``http`` (the http scope and
 its SSE host), ``ws`` (the websocket scope and its session), ``sender``
 (the bounded queue before ASGI ``send``), ``scope`` (scope to Request,
 answers to messages), ``exchange`` (what every ASGI host counts).
@@ -19,20 +20,12 @@ answers to messages), ``exchange`` (what every ASGI host counts).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from rawpush.asgi.app import App
-
-if TYPE_CHECKING:
-    app: App
+from rawpush.asgi.application import App
 
 __all__ = ["App", "app"]
 
-
-def __getattr__(name: str) -> Any:
-    # ``app`` is made on first use (``uvicorn rawpush.asgi:app``), so that
-    # importing App builds no hub nobody asked for.
-    if name == "app":
-        made = globals()["app"] = App()
-        return made
-    raise AttributeError(f"module 'rawpush.asgi' has no attribute {name!r}")
+#: ``uvicorn rawpush.asgi:app``: an App on an in-memory hub of its own.
+#: Made at import, not on first use: some servers look the name up in the
+#: module's namespace (hypercorn does), where a module ``__getattr__``
+#: is not consulted. It costs an empty hub and nothing runs until called.
+app = App()

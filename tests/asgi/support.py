@@ -58,7 +58,7 @@ def launch(server: str, app: str = "tests.asgi.site:app") -> Running:
         # --workers 0: serve in this process. With worker processes the
         # worker learns of SIGTERM through a multiprocessing event, not a
         # signal, so App's drain could not start before hypercorn waits
-        # for the streams to end (rawpush.asgi.app's docstring).
+        # for the streams to end (rawpush.asgi.application's docstring).
         args = ["-m", "hypercorn", "--workers", "0", "--bind", f"fd://{fd}", app]
     log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
     proc = subprocess.Popen(

@@ -209,3 +209,19 @@ async def _drain(running: Running) -> None:
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
         status, _, answer = await poll
         assert status == 200 and json.loads(answer)["events"] == []
+
+
+@pytest.mark.parametrize("server", SERVERS)
+async def test_runnable_alone_as_rawpush_asgi_app(server: str) -> None:
+    alone = launch(server, "rawpush.asgi:app")
+    try:
+        status, _, body = await fetch("GET", f"{alone.base}/healthz")
+        assert (status, body) == (200, b"ok\n")
+        status, _, body = await fetch("POST", f"{alone.base}/publish/solo", b"one")
+        first = json.loads(body)["id"]
+        await fetch("POST", f"{alone.base}/publish/solo", b"two")
+        got = await _sse(f"{alone.base}/sse/solo", first, 1)
+        assert [data for _, _, data in got] == ["two"]
+    finally:
+        code, output = stop(alone)
+    assert code in STOPPED and "Traceback" not in output, output
