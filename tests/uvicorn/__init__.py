@@ -1,0 +1,1 @@
+"""uvicorn running rawpush.uvicorn:WebSocketProtocol, tested from the wire."""
