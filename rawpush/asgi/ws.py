@@ -155,6 +155,7 @@ class WSExchange(Exchange):
         self._accepted = False
         self._peer_gone = False
         self._close: Message = {"type": "websocket.close", "code": CloseCode.NORMAL_CLOSURE}
+        self._closer: asyncio.TimerHandle | None = None
         self._reading = asyncio.Event()
         self._reading.set()
 
@@ -211,6 +212,8 @@ class WSExchange(Exchange):
             with contextlib.suppress(OSError):  # a client gone mid-send
                 await sending
         finally:
+            if self._closer is not None:
+                self._closer.cancel()
             reading.cancel()
             self.sender.drop()
             session.connection_lost()
@@ -281,8 +284,17 @@ class WSExchange(Exchange):
     def close(self) -> None:
         if self._peer_gone:
             self.sender.drop()  # nobody to say goodbye to
-        else:
+        elif not self.sender.closing:
             self.sender.finish(self._close)
+            # What is queued goes out before the close, to a reader that may
+            # read nothing: it has close_timeout, as over HTTP/1.1.
+            timeout = self.ctx.config.close_timeout
+            self._closer = self.call_later(timeout, self._close_timed_out)
+
+    def _close_timed_out(self) -> None:
+        self._closer = None
+        self.disconnect("close_timeout")
+        self.sender.drop()
 
     def abort(self) -> None:
         self.sender.drop()

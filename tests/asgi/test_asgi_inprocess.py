@@ -275,3 +275,31 @@ async def test_max_connections_counts_exchanges() -> None:
         await task
     assert b"retry: 1000\n" in body_of(first)
 
+
+
+async def test_6455_7_4_1_stalled_ws_reader_gets_1008_then_close_timeout_ends_it() -> None:
+    config = ServerConfig(write_high_water=16 * 1024, write_low_water=4096,
+                          queue_max_bytes=64 * 1024, close_timeout=0.05)
+    hub = Hub(config.hub)
+    app = App(hub, config, drain_on_signal=False)
+    peer = Peer({"type": "websocket.connect"})
+    stall = asyncio.Event()
+
+    async def send(message: Message) -> None:
+        await Peer.send(peer, message)
+        if message["type"] == "websocket.send":
+            await stall.wait()  # the first event is never taken
+
+    task = asyncio.ensure_future(app(ws_scope("/ws/stall"), peer.receive, send))
+    await peer.until(lambda sent: any(m["type"] == "websocket.accept" for m in sent))
+    for _ in range(200):  # bounded: 16 KiB + 64 KiB of 8 KiB events overflow
+        if task.done():
+            break
+        await hub.publish("stall", "x" * 8192)
+    async with asyncio.timeout(WAIT):
+        await task
+    metrics = app.metrics.render()
+    assert 'rawpush_disconnects_total{reason="overflow"} 1' in metrics
+    assert 'rawpush_disconnects_total{reason="close_timeout"} 1' in metrics
+    assert hub.stats().channels["stall"].subscribers == 0
+    await hub.close()
