@@ -26,11 +26,13 @@ from importlib import resources
 from types import TracebackType
 from typing import Any
 
+from rawpush.auth import TicketStore
 from rawpush.hub import Hub
 from rawpush.server.config import ServerConfig
 from rawpush.server.context import Context
 from rawpush.server.metrics import Metrics
 from rawpush.server.protocol import HTTPProtocol
+from rawpush.server.security import auth_config, is_open
 from rawpush.server.transports import QUEUED
 
 __all__ = ["Server", "serve", "serve_forever"]
@@ -45,6 +47,8 @@ def _ssl_context(config: ServerConfig) -> ssl.SSLContext | None:
         return None
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(config.certfile, config.keyfile)
+    # Nothing older than TLS 1.2 (RFC 8996 deprecates 1.0 and 1.1).
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
     # http/1.1 only: h11 speaks nothing else, and WebSocket over h2 (RFC
     # 8441) is not offered.
     context.set_alpn_protocols(["http/1.1"])
@@ -66,8 +70,12 @@ class Server:
         *,
         echo_only: bool = False,
         ssl_context: ssl.SSLContext | None = None,
+        tickets: TicketStore | None = None,
     ) -> None:
         self.config = config if config is not None else ServerConfig()
+        #: where single-use tickets live; None keeps them in this process
+        #: (pass a ``RedisTicketStore`` so any node redeems any ticket)
+        self.tickets = tickets
         #: every request is the WebSocket echo (``rawpush echo``), no hub routes
         self.echo_only = echo_only
         self._ssl = ssl_context
@@ -100,8 +108,13 @@ class Server:
             raise RuntimeError("the server is already started")
         loop = asyncio.get_running_loop()
         ctx = Context(
-            self.config, self.hub, self.metrics, _index_html(), echo_only=self.echo_only,
+            self.config,
+            self.hub,
+            self.metrics,
+            _index_html(),
+            echo_only=self.echo_only,
             queued=QUEUED,
+            tickets=self.tickets,
         )
         self.metrics.add_collector(ctx.collect)
         self._ctx = ctx
@@ -185,13 +198,19 @@ async def serve_forever(
     process that asked for port 0 can learn the port.
     """
     hub: Hub | None = None
+    tickets: TicketStore | None = None
     if redis_url is not None:
-        # Several processes on one Redis share channels, ids and history.
+        # Several processes on one Redis share channels, ids, history and
+        # tickets (issued on one node, redeemed on any).
+        import redis.asyncio
+
+        from rawpush.auth import RedisTicketStore
         from rawpush.hub.redis import RedisBackplane
 
         hub_config = (config if config is not None else ServerConfig()).hub
         hub = Hub(hub_config, backplane=RedisBackplane(redis_url, config=hub_config))
-    server = Server(config, hub)
+        tickets = RedisTicketStore(redis.asyncio.Redis.from_url(redis_url))
+    server = Server(config, hub, tickets=tickets)
     await server.start()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -203,6 +222,14 @@ async def serve_forever(
         except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
             pass
     print(f"rawpush: listening on {server.url}", file=sys.stderr, flush=True)
+    # After the address line: a parent process reads that one first.
+    if is_open(auth_config(server.config)):
+        print(
+            "rawpush: no credential configured: anyone who can reach this server "
+            "may subscribe and publish (see --publish-token, --jwt-secret)",
+            file=sys.stderr,
+            flush=True,
+        )
     try:
         await stop.wait()
     finally:

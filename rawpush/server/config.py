@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NoReturn, Self
 
+from rawpush.auth import AuthConfig
 from rawpush.hub.config import HubConfig
 from rawpush.proto.http import HTTPConfig
 from rawpush.proto.ws.config import WSConfig
@@ -181,6 +182,33 @@ class ServerConfig:
     #: headers are sent only to these origins, e.g. ``("https://app.example",)``;
     #: None (the default) allows any origin
     allowed_origins: tuple[str, ...] | None = None
+    #: who may subscribe and publish (``rawpush.auth.AuthConfig``: JWTs,
+    #: static tokens, the anonymous rights, cookie, tickets, a hook);
+    #: default None: built from ``publish_token`` alone, and without one
+    #: the hub is open to anyone who can reach it
+    auth: AuthConfig | None = None
+    #: False refuses publishing over WebSocket outright (close 1008), even
+    #: for a client with the publish right (default True)
+    ws_publish: bool = True
+    #: messages per second one WebSocket connection may publish (default
+    #: 1000; None: unlimited); over it the connection is closed with 1008
+    ws_publish_rate: float | None = 1000.0
+    #: WebSocket messages one connection may publish at once, above its rate
+    #: (default 1000)
+    ws_publish_burst: int = 1000
+    #: POST publishes per second per client address (and per token), with
+    #: ``publish_burst`` at once; over it: 429 with Retry-After (default
+    #: None: unlimited, as a backend usually publishes from one address)
+    publish_rate: float | None = None
+    #: POST publishes one address (or token) may make at once, above its
+    #: rate (default 100)
+    publish_burst: int = 100
+    #: connections one client address may hold open (default None:
+    #: unlimited; load balancers and load tests come from one address)
+    max_connections_per_address: int | None = None
+    #: when set, ``GET /metrics`` needs ``Authorization: Bearer <token>``
+    #: (default None: anyone may read the metrics)
+    metrics_token: str | None = None
     #: PEM certificate chain: serve https:// and wss:// (default None)
     certfile: str | None = None
     #: PEM private key, when not inside ``certfile`` (default None)
@@ -307,6 +335,25 @@ class ServerConfig:
         token = self.publish_token
         if token is not None and (not isinstance(token, str) or not _B64TOKEN.fullmatch(token)):
             self._fail("publish_token", "must be a Bearer token (RFC 6750 section 2.1 characters)")
+        if self.metrics_token is not None and (
+            not isinstance(self.metrics_token, str) or not _B64TOKEN.fullmatch(self.metrics_token)
+        ):
+            self._fail("metrics_token", "must be a Bearer token (RFC 6750 section 2.1 characters)")
+        if self.auth is not None and not isinstance(self.auth, AuthConfig):
+            self._fail("auth", "must be a rawpush.auth.AuthConfig or None")
+        for name in ("ws_publish",):
+            if not isinstance(getattr(self, name), bool):
+                self._fail(name, "must be True or False")
+        for name in ("ws_publish_rate", "publish_rate"):
+            rate = getattr(self, name)
+            if rate is not None and (not isinstance(rate, int | float) or rate <= 0):
+                self._fail(name, "must be a number of messages per second > 0")
+        for name in ("ws_publish_burst", "publish_burst"):
+            if not _is_int(getattr(self, name)) or getattr(self, name) < 1:
+                self._fail(name, "must be an int >= 1")
+        limit = self.max_connections_per_address
+        if limit is not None and (not _is_int(limit) or limit < 1):
+            self._fail("max_connections_per_address", "must be an int >= 1 or None")
         self._check_origins()
         for name in ("certfile", "keyfile"):
             value = getattr(self, name)

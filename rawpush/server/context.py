@@ -11,7 +11,15 @@ import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from rawpush.auth import (
+    Authenticator,
+    ConcurrencyLimiter,
+    KeyedLimiter,
+    MemoryTicketStore,
+    TicketStore,
+)
 from rawpush.hub import Hub
+from rawpush.server import security
 from rawpush.server.config import ServerConfig
 from rawpush.server.host import Carrier, Session
 from rawpush.server.metrics import Labels, Metrics, labels
@@ -35,11 +43,29 @@ class Context:
     draining: bool = False
     #: set when draining starts: long polls waiting on the hub answer at once
     drain_event: asyncio.Event = field(default_factory=asyncio.Event)
+    #: where single-use tickets live (in memory, or Redis for a cluster)
+    tickets: TicketStore | None = None
+    #: who may subscribe and publish (``rawpush.server.security``)
+    auth: Authenticator = field(init=False)
+    #: open connections per client address, when limited
+    per_address: ConcurrencyLimiter[str] | None = field(init=False)
+    #: POST publishes per client address and per token, when limited
+    publish_limiter: KeyedLimiter[str] | None = field(init=False)
 
     def __post_init__(self) -> None:
         # The parser limits are config.http and config.ws themselves: one
         # frozen object each, shared by every connection of the server.
         self.metrics.add_folder(self.fold_counters)
+        cfg = self.config
+        if self.tickets is None:
+            self.tickets = MemoryTicketStore()
+        self.auth = security.authenticator(cfg, self.tickets)
+        limit = cfg.max_connections_per_address
+        self.per_address = ConcurrencyLimiter(limit) if limit is not None else None
+        rate = cfg.publish_rate
+        self.publish_limiter = (
+            KeyedLimiter(rate, cfg.publish_burst) if rate is not None else None
+        )
 
     def fold_counters(self) -> None:
         """Add what each open connection counted since the last fold (bytes

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 
+from rawpush.auth import Action
 from rawpush.hub import HubError, Replay
 from rawpush.proto.errors import HTTPError
 from rawpush.proto.http import Request
@@ -25,6 +26,7 @@ from rawpush.server.answers import Deferred, Refusal, Reply
 from rawpush.server.context import Context
 from rawpush.server.encoding import poll_answer
 from rawpush.server.responses import cors
+from rawpush.server.security import Caller, admit
 
 #: the cursor of a channel with no events yet; the hub's ids start above it
 START_CURSOR = "0-0"
@@ -32,7 +34,7 @@ START_CURSOR = "0-0"
 DEFAULT_TIMEOUT = 30.0
 
 
-def start(ctx: Context, request: Request, channel: str) -> Deferred:
+def start(ctx: Context, request: Request, channel: str, who: Caller) -> Deferred:
     cors_headers = cors(ctx, request)
     if cors_headers is None:
         raise HTTPError("origin not allowed", 403)
@@ -41,7 +43,7 @@ def start(ctx: Context, request: Request, channel: str) -> Deferred:
         request, channel, max_timeout=max_timeout, default_timeout=min(DEFAULT_TIMEOUT, max_timeout)
     )
     headers = poll_headers() + cors_headers
-    answer = _answer(ctx, channel, poll.cursor, poll.timeout, headers)
+    answer = _answer(ctx, channel, poll.cursor, poll.timeout, headers, who=who)
     return Deferred(answer, cancel_on_eof=True, kind="poll")
 
 
@@ -72,8 +74,14 @@ async def _answer(
     cursor: str | None,
     timeout: float,
     headers: list[tuple[str, str]],
+    *,
+    who: Caller,
 ) -> Reply | Refusal:
     hub = ctx.hub
+    try:
+        await admit(ctx.config, ctx.auth, who, Action.SUBSCRIBE, channel)
+    except HTTPError as exc:
+        return Refusal(exc)
     try:
         if cursor is None:
             latest = await hub.latest_id(channel)

@@ -50,6 +50,10 @@ _LINGER = 2.0
 _RESPONSE_503 = refusal_before_request(
     HTTPError("too many connections", 503, (("Retry-After", "1"),))
 )
+# One address over its share of connections (RFC 6585 section 4).
+_RESPONSE_429 = refusal_before_request(
+    HTTPError("too many connections from this address", 429, (("Retry-After", "1"),))
+)
 
 
 class HTTPProtocol(asyncio.Protocol):
@@ -107,11 +111,11 @@ class HTTPProtocol(asyncio.Protocol):
         ctx = self.ctx
         ctx.connections.add(self)
         if ctx.accepted >= ctx.config.max_connections or ctx.draining:
-            # Hand-written: no request was read, so h11 has nothing to answer.
-            ctx.metrics.inc("rawpush_disconnects_total", (("reason", "max_connections"),))
-            ctx.metrics.inc("rawpush_http_responses_total", (("status", "503"),))
-            transport.write(_RESPONSE_503)
-            self._linger()
+            self._refuse_early("max_connections", "503", _RESPONSE_503)
+            return
+        limiter = ctx.per_address
+        if limiter is not None and not limiter.acquire(self._address()):
+            self._refuse_early("max_connections_per_address", "429", _RESPONSE_429)
             return
         ctx.accepted += 1
         self._counted = True
@@ -174,6 +178,29 @@ class HTTPProtocol(asyncio.Protocol):
         if self._counted:
             ctx.accepted -= 1
             ctx.metrics.inc("rawpush_connections", self._labels, -1)
+            if ctx.per_address is not None:
+                ctx.per_address.release(self._address())
+
+    def _refuse_early(self, reason: str, status: str, response: bytes) -> None:
+        # No request was read: the answer is the one built at import.
+        metrics = self.ctx.metrics
+        metrics.inc("rawpush_disconnects_total", (("reason", reason),))
+        metrics.inc("rawpush_http_responses_total", (("status", status),))
+        assert self.transport is not None
+        self.transport.write(response)
+        self._linger()
+
+    def _address(self) -> str:
+        peer = self.peer
+        return peer[0] if peer is not None else ""
+
+    @property
+    def peer(self) -> tuple[str, int] | None:
+        """The client's (address, port), None when unknown."""
+        if self.transport is None:
+            return None
+        name = self.transport.get_extra_info("peername")
+        return (str(name[0]), int(name[1])) if isinstance(name, tuple) else None
 
     def pause_writing(self) -> None:
         if self.session is not None:
@@ -302,7 +329,7 @@ class HTTPProtocol(asyncio.Protocol):
 
     def _dispatch(self, request: Request) -> None:
         self._http10 = request.http_version == "1.0"
-        self._carry_out(routes.dispatch(self.ctx, request))
+        self._carry_out(routes.dispatch(self.ctx, request, self.peer))
 
     def _carry_out(self, answer: Answer) -> None:
         if isinstance(answer, Reply | Refusal):

@@ -2,52 +2,61 @@
 
 The publisher is answered once the hub accepted the event: under the
 ``block`` overflow policy that is after every local subscriber had room,
-so a full subscriber slows this publisher, by design.
+so a full subscriber slows this publisher, by design. Who may publish is
+``rawpush.server.security``'s rule, the same as for WebSocket publishing;
+with ``publish_rate`` set, an address (or token) over its rate gets 429
+with ``Retry-After`` (RFC 6585 section 4).
 """
 
 from __future__ import annotations
 
-import hmac
+import math
 
+from rawpush.auth import Action
 from rawpush.hub import HubError
 from rawpush.proto.errors import HTTPError
 from rawpush.proto.http import Request, json_bytes
 from rawpush.server.answers import Deferred, Refusal, Reply
 from rawpush.server.context import Context
 from rawpush.server.responses import cors
+from rawpush.server.security import Caller, admit
 
 _NO_STORE = ("Cache-Control", "no-store")
 _JSON_TYPE = ("Content-Type", "application/json")
 
 
-def start(ctx: Context, request: Request, channel: str) -> Deferred:
-    return Deferred(_publish(ctx, request, channel), cancel_on_eof=False)
+def start(ctx: Context, request: Request, channel: str, who: Caller) -> Deferred:
+    return Deferred(_publish(ctx, request, channel, who), cancel_on_eof=False)
 
 
-def check_token(ctx: Context, request: Request) -> None:
-    """Refuse (401) unless the request carries the publish token, if one is set."""
-    token = ctx.config.publish_token
-    if token is None:
-        return
-    given = request.header("authorization") or ""
-    scheme, _, value = given.partition(" ")
-    # Constant-time: the comparison must not reveal how much of a guess
-    # was right (RFC 6750 section 5.3 on token guessing).
-    ok = hmac.compare_digest(value.strip().encode("latin-1"), token.encode("utf-8"))
-    if scheme.lower() != "bearer" or not ok:
-        raise HTTPError(
-            "publish needs Authorization: Bearer <token>",
-            401,
-            (("WWW-Authenticate", 'Bearer realm="rawpush"'),),
-        )
+def _over_rate(ctx: Context, request: Request, who: Caller) -> float | None:
+    """Seconds to wait when this address (or token) published too much."""
+    limiter = ctx.publish_limiter
+    if limiter is None:
+        return None
+    keys = []
+    if who.info.peer is not None:
+        keys.append("addr:" + who.info.peer[0])
+    token = request.header("authorization")
+    if token is not None:
+        keys.append("token:" + token)
+    for key in keys:
+        if not limiter.take(key):
+            return limiter.retry_after(key)
+    return None
 
 
-async def _publish(ctx: Context, request: Request, channel: str) -> Reply | Refusal:
+async def _publish(ctx: Context, request: Request, channel: str, who: Caller) -> Reply | Refusal:
     try:
         cors_headers = cors(ctx, request)
         if cors_headers is None:
             raise HTTPError("origin not allowed", 403)
-        check_token(ctx, request)
+        await admit(ctx.config, ctx.auth, who, Action.PUBLISH, channel)
+        wait = _over_rate(ctx, request, who)
+        if wait is not None:
+            ctx.metrics.inc("rawpush_rate_limited_total", (("what", "publish"),))
+            retry = str(max(1, math.ceil(wait)))
+            raise HTTPError("publishing too fast", 429, (("Retry-After", retry),))
         try:
             data = request.body.decode("utf-8")
         except UnicodeDecodeError:

@@ -16,9 +16,12 @@ preflight from an origin outside ``allowed_origins`` is 403.
 
 from __future__ import annotations
 
+import hmac
+
 from rawpush.hub import HubError, validate_channel
 from rawpush.proto.errors import HTTPError
 from rawpush.proto.http import Request
+from rawpush.server import security
 from rawpush.server.answers import Answer, Refusal, Reply
 from rawpush.server.context import Context
 from rawpush.server.responses import cors
@@ -48,11 +51,21 @@ def _find(ctx: Context, path: str) -> tuple[Transport, str] | None:
     if ctx.echo_only:
         return ECHO, ""  # ``rawpush echo``: every target is the echo
     for transport in REGISTRY:
-        if path.startswith(transport.path) and transport.takes_channel:
+        if transport.matches(path):
             return transport, path[len(transport.path) :]
     if ctx.config.ws_echo and path == ECHO.path:
         return ECHO, ""
     return None
+
+
+def _metrics_allowed(ctx: Context, request: Request) -> bool:
+    token = ctx.config.metrics_token
+    if token is None:
+        return True
+    scheme, _, given = (request.header("authorization") or "").partition(" ")
+    # Constant time, as for any token (RFC 6750 section 5.3).
+    same = hmac.compare_digest(given.strip().encode("utf-8", "surrogateescape"), token.encode())
+    return scheme.lower() == "bearer" and same
 
 
 def _not_allowed(method: str, methods: tuple[str, ...]) -> Refusal:
@@ -60,12 +73,22 @@ def _not_allowed(method: str, methods: tuple[str, ...]) -> Refusal:
     return Refusal(HTTPError(f"{method} not allowed here", 405, (("Allow", allow),)))
 
 
-def dispatch(ctx: Context, request: Request) -> Answer:
+def dispatch(ctx: Context, request: Request, peer: tuple[str, int] | None = None) -> Answer:
+    """The answer to ``request``; ``peer`` is the client's address, for
+    authorization and per-address limits."""
     path = request.path
     method = request.method
     if path in ("/", "/healthz", "/metrics") and not ctx.echo_only:
         if method not in _PAGE_METHODS:
             return _not_allowed(method, _PAGE_METHODS)
+        if path == "/metrics" and not _metrics_allowed(ctx, request):
+            return Refusal(
+                HTTPError(
+                    "/metrics needs Authorization: Bearer <metrics token>",
+                    401,
+                    (("WWW-Authenticate", 'Bearer realm="rawpush-metrics"'),),
+                )
+            )
         return _page(ctx, path)
     found = _find(ctx, path)
     if found is None:
@@ -81,7 +104,7 @@ def dispatch(ctx: Context, request: Request) -> Answer:
                 raise HTTPError(str(exc), 400) from None
         if method == "OPTIONS":
             return _preflight(ctx, request, transport.methods)
-        return transport.start(ctx, request, channel)
+        return transport.start(ctx, request, channel, security.caller(request, peer))
     except HTTPError as exc:
         return Refusal(exc)
 

@@ -22,14 +22,17 @@ drain look like on its wire, and what it does with bytes from the client.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
+from rawpush.auth import Action, Grant
 from rawpush.hub import HubError, HubEvent, Subscription
 from rawpush.proto.errors import HTTPError
 from rawpush.proto.http import Headers
 from rawpush.server.host import Host
 from rawpush.server.metrics import Labels
 from rawpush.server.outbox import Outbox
+from rawpush.server.security import Caller, admit
 
 
 class StreamSession:
@@ -41,16 +44,19 @@ class StreamSession:
     __slots__ = (
         "_encoded_key",
         "_ended",
+        "_expiry",
         "_head",
         "_live",
         "_opened",
         "_paused",
         "_task",
         "channel",
+        "grant",
         "host",
         "last_id",
         "outbox",
         "sub",
+        "who",
     )
 
     def __init__(
@@ -62,9 +68,15 @@ class StreamSession:
         *,
         gap_notice: Any,
         encoded_key: str,
+        who: Caller | None = None,
     ) -> None:
         cfg = host.ctx.config
         self.host = host
+        #: who asked, until admitted (kept by sessions that ask again later)
+        self.who = who
+        #: the rights this session runs under, once admitted
+        self.grant: Grant | None = None
+        self._expiry: asyncio.TimerHandle | None = None
         self.channel = channel
         self.last_id = last_id
         #: the response head, until it goes out (then garbage)
@@ -119,6 +131,15 @@ class StreamSession:
         """Cancel this transport's timers (the session is over)."""
         raise NotImplementedError
 
+    def _expired(self) -> None:
+        """The credential this session runs under expired: end it the way
+        the transport tells a client to come back with a new one."""
+        raise NotImplementedError
+
+    def _keeps_caller(self) -> bool:
+        """Whether the session asks again later (a WebSocket publishing)."""
+        return False
+
     def data_received(self, data: bytes) -> None:
         raise NotImplementedError
 
@@ -146,6 +167,8 @@ class StreamSession:
 
     async def _subscribe_and_start(self, head: Headers) -> None:
         host = self.host
+        if not await self._admit():
+            return
         try:
             sub = await host.ctx.hub.subscribe(self.channel, self._deliver, self.last_id)
         except HubError as exc:
@@ -167,6 +190,37 @@ class StreamSession:
         for event in sub.replay.events:
             self._deliver(event)
         self._started()
+
+    async def _admit(self) -> bool:
+        """Authorize the subscription before anything is subscribed or sent;
+        a refusal is answered like any HTTP error (401/403, RFC 6750)."""
+        who = self.who
+        host = self.host
+        ctx = host.ctx
+        if who is None:
+            self.grant = ctx.auth.config.anonymous
+            return True
+        try:
+            grant = await admit(ctx.config, ctx.auth, who, Action.SUBSCRIBE, self.channel)
+        except HTTPError as exc:
+            ctx.metrics.inc("rawpush_auth_refused_total", (("status", str(exc.status)),))
+            self._ended = True
+            self._teardown()
+            host.refuse(exc)
+            return False
+        self.grant = grant
+        if not self._keeps_caller():
+            self.who = None  # the request's headers are garbage from here on
+        if grant.expires_at is not None:
+            left = max(0.0, grant.expires_at - time.time())
+            self._expiry = host.call_later(left, self._expire)
+        return True
+
+    def _expire(self) -> None:
+        self._expiry = None
+        if not self._ended:
+            self.host.disconnect("token_expired")
+            self._expired()
 
     # -- delivery -------------------------------------------------------------
 
@@ -232,6 +286,9 @@ class StreamSession:
             self.host.close()
 
     def _teardown(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
         if self.sub is not None:
             self.sub.close()
         self.outbox.close()

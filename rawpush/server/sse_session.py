@@ -37,12 +37,13 @@ from rawpush.server.encoding import (
 from rawpush.server.host import Framing, Host
 from rawpush.server.metrics import labels
 from rawpush.server.responses import cors
+from rawpush.server.security import Caller
 from rawpush.server.session import StreamSession
 
 _HEARTBEAT = encode_comment()
 
 
-def start(ctx: Context, request: Request, channel: str) -> Answer:
+def start(ctx: Context, request: Request, channel: str, who: Caller) -> Answer:
     cors_headers = cors(ctx, request)
     if cors_headers is None:
         raise HTTPError("origin not allowed", 403)
@@ -55,7 +56,7 @@ def start(ctx: Context, request: Request, channel: str) -> Answer:
     headers = sse_headers(cors_headers)
     if request.method == "HEAD":
         return Reply(200, headers, stream_head=True)
-    return Takeover("sse", lambda host: SSESession(host, channel, last_id, headers))
+    return Takeover("sse", lambda host: SSESession(host, channel, last_id, headers, who))
 
 
 class SSESession(StreamSession):
@@ -63,9 +64,18 @@ class SSESession(StreamSession):
     _labels = labels("sse")
     __slots__ = ("_beat", "_stall", "chunked")
 
-    def __init__(self, host: Host, channel: str, last_id: str | None, head: Headers) -> None:
+    def __init__(
+        self,
+        host: Host,
+        channel: str,
+        last_id: str | None,
+        head: Headers,
+        who: Caller | None = None,
+    ) -> None:
         # Chunked until the host says otherwise (HTTP/1.0, HTTP/2) in _send_head.
-        super().__init__(host, channel, last_id, head, gap_notice=SSE_GAP, encoded_key=SSE_KEY)
+        super().__init__(
+            host, channel, last_id, head, gap_notice=SSE_GAP, encoded_key=SSE_KEY, who=who
+        )
         self.chunked = True
         self._beat: asyncio.TimerHandle | None = None
         self._stall: asyncio.TimerHandle | None = None
@@ -98,6 +108,14 @@ class SSESession(StreamSession):
     def _drained(self) -> None:
         # A ``retry:`` hint so EventSource reconnects (to another node, or
         # this one restarted) in ``drain_retry_ms``, then the end of the body.
+        self._goodbye()
+
+    def _expired(self) -> None:
+        # The token expired: end the stream with the same hint, so the
+        # client comes back (with a fresh token or ticket) and resumes.
+        self._goodbye()
+
+    def _goodbye(self) -> None:
         retry = encode_retry(self.host.ctx.config.drain_retry_ms)
         self.host.write(self._frame(retry))
         self.host.end_stream()

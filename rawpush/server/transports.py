@@ -11,13 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from rawpush.proto.http import Request
-from rawpush.server import poll, publish, sse_session, ws_echo, ws_session
+from rawpush.server import poll, publish, sse_session, tickets, ws_echo, ws_session
 from rawpush.server.answers import Answer
 from rawpush.server.context import Context
+from rawpush.server.security import Caller
 
 #: what a transport's module exposes: answer one request for one channel
-#: (``""`` where the route has no channel)
-Start = Callable[[Context, Request, str], Answer]
+#: (``""`` where the route has no channel) from the caller it describes
+Start = Callable[[Context, Request, str, Caller], Answer]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,12 +37,16 @@ class Transport:
     def takes_channel(self) -> bool:
         return self.path.endswith("/")
 
+    def matches(self, path: str) -> bool:
+        return path.startswith(self.path) if self.takes_channel else path == self.path
+
 
 REGISTRY: tuple[Transport, ...] = (
     Transport("ws", "/ws/", ("GET",), ws_session.start, queued=True),
     Transport("sse", "/sse/", ("GET", "HEAD", "OPTIONS"), sse_session.start, queued=True),
     Transport("poll", "/poll/", ("GET", "OPTIONS"), poll.start),
     Transport("http", "/publish/", ("POST", "OPTIONS"), publish.start),
+    Transport("http", "/tickets", ("POST", "OPTIONS"), tickets.start),
 )
 
 #: the channel-less WebSocket echo route (``rawpush serve --ws-echo``), and

@@ -15,15 +15,16 @@ from __future__ import annotations
 from rawpush.proto.http import Request
 from rawpush.server.answers import Answer, Refusal, Takeover
 from rawpush.server.context import Context
+from rawpush.server.security import Caller
 from rawpush.server.ws_session import WSSession, handshake
 
 
-def start(ctx: Context, request: Request, channel: str) -> Answer:
+def start(ctx: Context, request: Request, channel: str, who: Caller) -> Answer:
     shaken = handshake(ctx, request)
     if isinstance(shaken, Refusal):
         return shaken
     _, head, extension = shaken
-    return Takeover("ws", lambda host: EchoSession(host, "", None, head, extension))
+    return Takeover("ws", lambda host: EchoSession(host, "", None, head, extension=extension))
 
 
 class EchoSession(WSSession):
@@ -42,6 +43,9 @@ class EchoSession(WSSession):
 
     def _on_binary(self, data: bytes) -> None:
         self.conn.send_binary(data)
+
+    def _expired(self) -> None:  # pragma: no cover - an echo has no credential
+        pass
 
     def pause_writing(self) -> None:
         self.host.pause_reading()

@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
+from rawpush.auth import CLOSE_TOKEN_EXPIRED, Action, AuthError, RequestInfo, TokenBucket
 from rawpush.hub import HubError, HubEvent, parse_id
 from rawpush.proto.errors import HandshakeError, HTTPError, WebSocketError, WebSocketLocalError
 from rawpush.proto.http import Headers, Request
@@ -45,6 +46,7 @@ from rawpush.server.context import Context
 from rawpush.server.encoding import WS_GAP, WS_KEY, ws_frame
 from rawpush.server.host import Host
 from rawpush.server.metrics import labels
+from rawpush.server.security import Caller, allowed
 from rawpush.server.session import StreamSession
 from rawpush.ws import (
     Binary,
@@ -59,6 +61,8 @@ from rawpush.ws import (
 
 #: messages from one client waiting to be published before reading pauses
 _INBOX_LIMIT = 16
+#: the request a publish decision sees when the session kept none
+_NOBODY = Caller(RequestInfo("GET", ""), None, None, None)
 
 
 def handshake(
@@ -88,7 +92,7 @@ def handshake(
     return found, headers, extension
 
 
-def start(ctx: Context, request: Request, channel: str) -> Answer:
+def start(ctx: Context, request: Request, channel: str, who: Caller) -> Answer:
     shaken = handshake(ctx, request)
     if isinstance(shaken, Refusal):
         return shaken
@@ -99,13 +103,16 @@ def start(ctx: Context, request: Request, channel: str) -> Answer:
             parse_id(last_id)
         except HubError as exc:
             raise HTTPError(str(exc), 400) from None
-    return Takeover("ws", lambda host: WSSession(host, channel, last_id, head, extension))
+    return Takeover(
+        "ws", lambda host: WSSession(host, channel, last_id, head, extension=extension, who=who)
+    )
 
 
 class WSSession(StreamSession):
     transport_name = "ws"
     _labels = labels("ws")
     __slots__ = (
+        "_bucket",
         "_closer",
         "_early",
         "_inbox",
@@ -122,9 +129,15 @@ class WSSession(StreamSession):
         channel: str,
         last_id: str | None,
         head: Headers,
+        *,
         extension: PerMessageDeflate | None = None,
+        who: Caller | None = None,
     ) -> None:
-        super().__init__(host, channel, last_id, head, gap_notice=WS_GAP, encoded_key=WS_KEY)
+        super().__init__(
+            host, channel, last_id, head, gap_notice=WS_GAP, encoded_key=WS_KEY, who=who
+        )
+        #: this connection's publish rate, made on its first publish
+        self._bucket: TokenBucket | None = None
         self.conn = ServerConnection(host.ctx.config.ws, extension=extension)
         self._publisher: asyncio.Task[None] | None = None
         # Made on first use (an empty deque is ~760 B; most subscribers
@@ -170,6 +183,14 @@ class WSSession(StreamSession):
 
     def _drained(self) -> None:
         self.close(CloseCode.GOING_AWAY, "server shutting down")
+
+    def _expired(self) -> None:
+        self.close(CLOSE_TOKEN_EXPIRED, "token expired")
+
+    def _keeps_caller(self) -> bool:
+        # Each publish is decided again; only an embedder's hook looks at
+        # the request, so only then is it worth keeping (its headers).
+        return self.host.ctx.auth.config.hook is not None
 
     def _cancel_timers(self) -> None:
         for timer in (self._ping, self._pong, self._closer):
@@ -225,6 +246,19 @@ class WSSession(StreamSession):
             self.host.disconnect("peer_close")
 
     def _on_text(self, text: str) -> None:
+        cfg = self.host.ctx.config
+        if not cfg.ws_publish:
+            self.close(CloseCode.POLICY_VIOLATION, "publishing over WebSocket is off")
+            return
+        rate = cfg.ws_publish_rate
+        if rate is not None:
+            bucket = self._bucket
+            if bucket is None:
+                bucket = self._bucket = TokenBucket(rate, cfg.ws_publish_burst)
+            if not bucket.take():
+                self.host.ctx.metrics.inc("rawpush_rate_limited_total", (("what", "ws_publish"),))
+                self.close(CloseCode.POLICY_VIOLATION, "publishing too fast")
+                return
         self._publish(text)
 
     def _on_binary(self, data: bytes) -> None:
@@ -250,6 +284,11 @@ class WSSession(StreamSession):
         try:
             while inbox:
                 text = inbox.popleft()
+                refused = await self._may_publish()
+                if refused is not None:
+                    inbox.clear()
+                    self.close(refused.close_code, str(refused)[:100])
+                    return
                 try:
                     await hub.publish(self.channel, text)
                 except HubError:
@@ -265,6 +304,15 @@ class WSSession(StreamSession):
         finally:
             self._publisher = None
             self._inbox = None  # empty now: back to the idle footprint
+
+    async def _may_publish(self) -> AuthError | None:
+        """The same rule as ``POST /publish``, asked for every message."""
+        auth = self.host.ctx.auth
+        grant = self.grant if self.grant is not None else auth.config.anonymous
+        if auth.config.hook is None and grant.allows(Action.PUBLISH, self.channel):
+            return None
+        who = self.who if self.who is not None else _NOBODY
+        return await allowed(auth, who, grant, self.channel)
 
     def eof_received(self) -> None:
         conn = self.conn
