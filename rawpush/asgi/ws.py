@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 from rawpush.asgi.exchange import Exchange
 from rawpush.asgi.scope import (
@@ -90,8 +91,14 @@ class ASGIWSSession(WSSession):
     __slots__ = ()
     host: WSExchange
 
-    def __init__(self, host: WSExchange, channel: str, last_id: str | None) -> None:
-        super().__init__(host, channel, last_id, ())
+    def __init__(
+        self, host: WSExchange, channel: str, last_id: str | None, head: Headers = (), *_: Any,
+        **options: Any,
+    ) -> None:
+        # WSSession's signature, so that a route may build this class when
+        # its host names it (``WSExchange.ws_session_class``); the 101's
+        # head and the extension are the ASGI server's business.
+        super().__init__(host, channel, last_id, (), **options)
         self.outbox.gap_notice = _GAP_TEXT
         self._encoded_key = WS_TEXT_KEY
 
@@ -143,6 +150,9 @@ class ASGIWSSession(WSSession):
 
 class WSExchange(Exchange):
     """One ASGI websocket call; the ``Host`` of its ``ASGIWSSession``."""
+
+    #: the WebSocket session this host carries
+    ws_session_class = ASGIWSSession
 
     def __init__(self, ctx: Context, scope: Scope, receive: Receive, send: Send) -> None:
         super().__init__(ctx, "ws")
@@ -199,9 +209,14 @@ class WSExchange(Exchange):
         if ctx.draining:
             await self._refuse_now(_DRAINING)
             return
-        channel = request.path[len(_WS.path) :]
-        last_id = request.query.get("lastEventId") or None  # checked by the route
-        session = ASGIWSSession(self, channel, last_id)
+        built = answer.open(self)
+        if isinstance(built, ASGIWSSession):
+            session = built  # the route asked this host which class to build
+        else:
+            # The route built the HTTP/1.1 driver (never started, so it holds
+            # nothing): this host's own, for the same channel and resume point.
+            assert isinstance(built, WSSession)
+            session = ASGIWSSession(self, built.channel, built.last_id)
         self.session = session
         self.sender.on_pause = session.pause_writing
         self.sender.on_resume = session.resume_writing
