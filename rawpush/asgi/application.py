@@ -12,7 +12,13 @@ ended. ASGI servers send the lifespan shutdown only once every connection
 has ended, which a stream never does by itself, so the drain starts on
 the server's own SIGTERM/SIGINT: ``App`` chains a handler in front of the
 one the server installed (``drain_on_signal``), and the lifespan shutdown
-(or ``await app.shutdown()``) finishes it.
+(or ``await app.shutdown()``) finishes it. That needs the app to run in
+the process that receives the signal: ``uvicorn`` (one process, or each
+``--workers`` child, which gets its own signals) and ``hypercorn
+--workers 0``. Hypercorn's worker processes hear of shutdown through a
+multiprocessing event, not a signal; there, or with any other trigger,
+call ``app.begin_drain()`` when shutdown starts (``hypercorn.asyncio.serve
+(..., shutdown_trigger=...)``).
 """
 
 from __future__ import annotations

@@ -225,3 +225,30 @@ async def test_runnable_alone_as_rawpush_asgi_app(server: str) -> None:
     finally:
         code, output = stop(alone)
     assert code in STOPPED and "Traceback" not in output, output
+
+
+async def test_9113_poll_and_sse_over_http2_with_its_drain() -> None:
+    """HTTP/2 (prior knowledge, RFC 9113 section 3.3) through hypercorn:
+    the server frames each body message as DATA (``Framing.RAW``)."""
+    h2 = launch("hypercorn")
+    try:
+        first = await publish(h2, "h2", "one")
+        await publish(h2, "h2", "two")
+        poll = _curl("--http2-prior-knowledge", f"{h2.push}/poll/h2?cursor={first}&timeout=0")
+        assert poll.startswith("HTTP/2 200") and '"data":"two"' in poll
+        curl = await asyncio.create_subprocess_exec(
+            "curl", "-s", "-N", "--http2-prior-knowledge", "--max-time", str(WAIT),
+            "-H", f"Last-Event-ID: {first}", f"{h2.push}/sse/h2",
+            stdout=asyncio.subprocess.PIPE,
+        )
+        for _ in range(1000):  # bounded: the stream is open within a few round trips
+            if await metric(h2, 'rawpush_connections{transport="sse"}') == 1:
+                break
+        h2.proc.terminate()  # SIGTERM: the drain ends the stream
+        async with asyncio.timeout(WAIT):
+            out, _ = await curl.communicate()
+        assert curl.returncode == 0
+        assert "data: two\n\n" in out.decode() and out.decode().endswith("retry: 1234\n\n")
+    finally:
+        code, output = stop(h2)
+    assert code in STOPPED and "Traceback" not in output, output
