@@ -35,7 +35,7 @@ from rawpush.asgi.scope import (
 )
 from rawpush.asgi.sender import Sender
 from rawpush.proto.errors import HTTPError, LocalProtocolError
-from rawpush.proto.http import Headers, Request
+from rawpush.proto.http import Headers
 from rawpush.server import routes
 from rawpush.server.answers import Deferred, Refusal, Reply, Takeover
 from rawpush.server.context import Context
@@ -123,7 +123,7 @@ class HTTPExchange(Exchange):
             # A stream opened now would be drained at once: say so instead.
             await self._respond(Refusal(_DRAINING))
         else:
-            await self._take_over(answer, request)
+            await self._take_over(answer)
 
     async def _respond(self, answer: Reply | Refusal) -> None:
         start, body = response_messages(answer, self._method)
@@ -149,6 +149,8 @@ class HTTPExchange(Exchange):
         finally:
             watch.cancel()
             self._task = None
+            if deferred.cancel_on_eof and not task.done():
+                task.cancel()  # this call itself was cancelled: nobody waits
         if task.cancelled():
             return
         exc = task.exception()
@@ -162,7 +164,7 @@ class HTTPExchange(Exchange):
         while (await self._receive())["type"] != "http.disconnect":
             pass
 
-    async def _take_over(self, takeover: Takeover, request: Request) -> None:
+    async def _take_over(self, takeover: Takeover) -> None:
         session = takeover.open(self)
         self.session = session
         self.set_kind(takeover.kind)
