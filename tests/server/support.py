@@ -210,7 +210,12 @@ class RawWS:
 
 
 async def raw_ws(
-    port: int, path: str, *, rcvbuf: int | None = None, origin: str | None = None
+    port: int,
+    path: str,
+    *,
+    rcvbuf: int | None = None,
+    origin: str | None = None,
+    headers: list[tuple[str, str]] | None = None,
 ) -> RawWS:
     loop = asyncio.get_running_loop()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -219,7 +224,9 @@ async def raw_ws(
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     sock.setblocking(False)
     await loop.sock_connect(sock, ("127.0.0.1", port))
-    handshake = ClientHandshake(f"127.0.0.1:{port}", path, origin=origin)
+    handshake = ClientHandshake(
+        f"127.0.0.1:{port}", path, origin=origin, extra_headers=headers or ()
+    )
     await loop.sock_sendall(sock, handshake.data_to_send())
     conn = ClientConnection()
     async with asyncio.timeout(WAIT):
