@@ -133,8 +133,13 @@ class ASGIWSSession(WSSession):
         host.messages_in += 1
         if self._ended or not self._live:
             return
-        size = len(text) if text is not None else len(data or b"")
-        if size > host.ctx.config.ws.max_message_size:
+        limit = host.ctx.config.ws.max_message_size
+        if text is None:
+            size = len(data or b"")
+        else:
+            # The limit is on UTF-8 bytes, as in the core; up to 4 per character.
+            size = len(text) if len(text) * 4 <= limit else len(text.encode("utf-8", "replace"))
+        if size > limit:
             self.close(CloseCode.MESSAGE_TOO_BIG, "message too big")
         elif text is not None:
             self._on_text(text)
@@ -216,7 +221,11 @@ class WSExchange(Exchange):
             # The route built the HTTP/1.1 driver (never started, so it holds
             # nothing): this host's own, for the same channel and resume point.
             assert isinstance(built, WSSession)
-            session = ASGIWSSession(self, built.channel, built.last_id)
+            # Whatever the route decided about the caller travels along
+            # (sessions that carry one have ``who``), so nothing it checks
+            # is skipped on this host.
+            carried = {name: getattr(built, name) for name in ("who",) if hasattr(built, name)}
+            session = ASGIWSSession(self, built.channel, built.last_id, **carried)
         self.session = session
         self.sender.on_pause = session.pause_writing
         self.sender.on_resume = session.resume_writing

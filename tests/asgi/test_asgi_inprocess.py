@@ -236,6 +236,9 @@ async def test_6455_7_4_1_binary_is_1003_and_too_big_is_1009() -> None:
     limit = app.config.ws.max_message_size
     peer = await _ws(app, {"type": "websocket.receive", "text": "x" * (limit + 1)})
     assert peer.sent[-1]["code"] == 1009
+    # Fewer characters than the limit, more UTF-8 bytes: the limit is on bytes.
+    peer = await _ws(app, {"type": "websocket.receive", "text": "\u00e9" * (limit // 2 + 1)})
+    assert peer.sent[-1]["code"] == 1009
     peer = await _ws(app, {"type": "websocket.disconnect", "code": 1000})
     assert peer.sent[-1]["type"] == "websocket.accept"  # nothing after the peer left
     await app.shutdown()
