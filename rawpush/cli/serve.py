@@ -19,12 +19,19 @@ import dataclasses
 import sys
 from typing import Any
 
+from rawpush.auth import AuthConfig, Grant, JWTConfig, PatternSet
 from rawpush.proto.errors import LocalProtocolError
 from rawpush.server.config import OverflowPolicy, ServerConfig
 
 _DEFAULTS = ServerConfig()
 #: the layer configurations a dotted ``dest`` ("ws.max_frame_size") points into
 _NESTED = ("ws", "http", "hub")
+#: ``--anonymous``: what a request without a credential may do
+_ANONYMOUS = {
+    "open": Grant(subscribe=PatternSet.ALL, publish=PatternSet.ALL, source="anonymous"),
+    "read": Grant(subscribe=PatternSet.ALL, source="anonymous"),
+    "none": Grant(source="anonymous"),
+}
 
 
 #: ``(flag, field, unit, help)`` of every flag that sets one limit or
@@ -129,6 +136,64 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="allow this Origin, e.g. https://app.example (repeatable; default: any)",
     )
     g.add_argument(
+        "--jwt-secret",
+        metavar="SECRET",
+        help="verify HS256 JWTs with this secret (at least 32 bytes); the 'rawpush' claim lists "
+        'the channels a bearer may use: {"subscribe": ["news", "user.42.*"], "publish": [...]} '
+        "(default: no JWTs)",
+    )
+    g.add_argument(
+        "--jwt-public-key",
+        metavar="PATH",
+        help="verify RS256/ES256 JWTs with this PEM public key (default: no JWTs)",
+    )
+    g.add_argument(
+        "--jwt-audience", metavar="AUD", help="the 'aud' a JWT must carry (default: not checked)"
+    )
+    g.add_argument(
+        "--jwt-issuer", metavar="ISS", help="the 'iss' a JWT must carry (default: not checked)"
+    )
+    g.add_argument(
+        "--anonymous",
+        choices=["open", "read", "none"],
+        help="what a request without a credential may do: subscribe and publish, subscribe "
+        "only, or nothing (default: open with no credential configured, else read)",
+    )
+    g.add_argument(
+        "--ticket-ttl",
+        type=float,
+        metavar="SECONDS",
+        help="lifetime of a single-use ticket from POST /tickets (default 30 s)",
+    )
+    g.add_argument(
+        "--ws-publish",
+        choices=["on", "off"],
+        help="off refuses publishing over WebSocket (close 1008) for everyone (default on)",
+    )
+    g.add_argument(
+        "--ws-publish-rate",
+        type=float,
+        metavar="N",
+        help=f"messages/s one WebSocket may publish, then 1008 (default {d.ws_publish_rate})",
+    )
+    g.add_argument(
+        "--publish-rate",
+        type=float,
+        metavar="N",
+        help="POST publishes/s per client address and per token, then 429 (default unlimited)",
+    )
+    g.add_argument(
+        "--max-connections-per-address",
+        type=int,
+        metavar="N",
+        help="open connections one client address may hold, then 429 (default unlimited)",
+    )
+    g.add_argument(
+        "--metrics-token",
+        metavar="TOKEN",
+        help="require 'Authorization: Bearer TOKEN' on GET /metrics (default: open)",
+    )
+    g.add_argument(
         "--certfile", metavar="PATH", help="TLS certificate chain, PEM (serves wss:// and https://)"
     )
     g.add_argument(
@@ -168,6 +233,11 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
             flat[dest] = value
     if flat.get("compression") == "none":
         flat["compression"] = None
+    if "ws_publish" in flat:
+        flat["ws_publish"] = flat["ws_publish"] == "on"
+    auth = _auth_from_args(args)
+    if auth is not None:
+        flat["auth"] = auth
     if "allowed_origins" in flat:
         flat["allowed_origins"] = tuple(flat["allowed_origins"])
     config = _DEFAULTS
@@ -180,6 +250,29 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         if fields
     }
     return dataclasses.replace(config, **flat, **layers)
+
+
+def _auth_from_args(args: argparse.Namespace) -> AuthConfig | None:
+    """The ``AuthConfig`` of the security flags; None when none was given
+    (then ``ServerConfig`` builds it from ``--publish-token`` alone)."""
+    secret = getattr(args, "jwt_secret", None)
+    key_path = getattr(args, "jwt_public_key", None)
+    anonymous = getattr(args, "anonymous", None)
+    ttl = getattr(args, "ticket_ttl", None)
+    if secret is None and key_path is None and anonymous is None and ttl is None:
+        return None
+    if secret is not None and key_path is not None:
+        raise ValueError("--jwt-secret and --jwt-public-key exclude each other")
+    claims = {"audience": args.jwt_audience, "issuer": args.jwt_issuer}
+    jwt: JWTConfig | None = None
+    if secret is not None:
+        jwt = JWTConfig(secret=secret, **claims)
+    elif key_path is not None:
+        jwt = JWTConfig.from_public_key_file(key_path, **claims)
+    if anonymous is None:
+        anonymous = "read" if jwt is not None or args.publish_token else "open"
+    extra: dict[str, Any] = {} if ttl is None else {"ticket_ttl": ttl}
+    return AuthConfig(jwt=jwt, anonymous=_ANONYMOUS[anonymous], **extra)
 
 
 def run(args: argparse.Namespace) -> int:

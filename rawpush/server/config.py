@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NoReturn, Self
 
-from rawpush.auth import AuthConfig
+from rawpush.auth import AuthConfig, AuthConfigError, JWTVerifier
 from rawpush.hub.config import HubConfig
 from rawpush.proto.http import HTTPConfig
 from rawpush.proto.ws.config import WSConfig
@@ -94,6 +94,10 @@ def _is_int(value: object) -> bool:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+#: fields whose values an error message must not show
+_SECRETS = frozenset({"auth", "publish_token", "metrics_token"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +275,9 @@ class ServerConfig:
     # -- validation ------------------------------------------------------------
 
     def _fail(self, name: str, why: str) -> NoReturn:
+        if name in _SECRETS:
+            # Never echo a secret: error messages end up in logs.
+            raise ConfigError(f"ServerConfig.{name} {why}")
         value = getattr(self, name)
         raise ConfigError(f"ServerConfig.{name} {why}, not {value!r}")
 
@@ -341,6 +348,11 @@ class ServerConfig:
             self._fail("metrics_token", "must be a Bearer token (RFC 6750 section 2.1 characters)")
         if self.auth is not None and not isinstance(self.auth, AuthConfig):
             self._fail("auth", "must be a rawpush.auth.AuthConfig or None")
+        if self.auth is not None and self.auth.jwt is not None:
+            try:  # a weak secret or an unusable key is refused now, not per request
+                JWTVerifier(self.auth.jwt)
+            except AuthConfigError as exc:
+                self._fail("auth", f"jwt: {exc}")
         for name in ("ws_publish",):
             if not isinstance(getattr(self, name), bool):
                 self._fail(name, "must be True or False")

@@ -259,3 +259,19 @@ def test_the_publish_token_alone_lets_anyone_read() -> None:
     config = auth_config(FAST.__class__(publish_token="s3cret"))
     assert config.anonymous.subscribe == PatternSet.ALL
     assert config.anonymous.publish == PatternSet.NONE
+
+
+def test_serve_flags_build_the_authorization() -> None:
+    from rawpush.cli import build_parser
+    from rawpush.cli.serve import config_from_args
+
+    def config(*flags: str) -> Any:
+        return config_from_args(build_parser().parse_args(["serve", *flags]))
+
+    assert config().auth is None  # the open hub, said at start-up
+    closed = config("--jwt-secret", SECRET, "--anonymous", "none", "--jwt-audience", "hub")
+    assert closed.auth.jwt.audience == "hub"
+    assert closed.auth.anonymous.subscribe == PatternSet.NONE
+    assert config("--jwt-secret", SECRET).auth.anonymous.subscribe == PatternSet.ALL
+    off = config("--ws-publish", "off", "--publish-rate", "5", "--metrics-token", "m")
+    assert (off.ws_publish, off.publish_rate, off.metrics_token) == (False, 5.0, "m")
