@@ -12,14 +12,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from rawpush.proto.errors import HTTPError
 from rawpush.server.context import Context
 from rawpush.server.host import Session
 from rawpush.server.metrics import labels
 
+_TOO_MANY = HTTPError("too many connections", 503, (("Retry-After", "1"),))
+_TOO_MANY_HERE = HTTPError("too many connections from this address", 429, (("Retry-After", "1"),))
+
 
 class Exchange:
-    def __init__(self, ctx: Context, kind: str) -> None:
+    def __init__(self, ctx: Context, kind: str, peer: tuple[str, int] | None = None) -> None:
         self.ctx = ctx
+        #: the client's address as the ASGI server saw it (``scope["client"]``)
+        self.peer = peer
+        self._held: str | None = None  # the address counted per address
         self.kind = kind
         self._labels = labels(kind)
         self.session: Session | None = None
@@ -33,18 +40,25 @@ class Exchange:
 
     # -- lifetime -------------------------------------------------------------
 
-    def begin(self) -> bool:
-        """Join the live connections; False when over ``max_connections``."""
+    def begin(self) -> HTTPError | None:
+        """Join the live connections; the refusal to answer with when over
+        ``max_connections`` (503) or the per-address limit (429)."""
         ctx = self.ctx
         if ctx.accepted >= ctx.config.max_connections:
-            ctx.metrics.inc("rawpush_disconnects_total", (("reason", "max_connections"),))
-            return False
+            self.disconnect("max_connections")
+            return _TOO_MANY
+        limiter = ctx.per_address
+        if limiter is not None and self.peer is not None:
+            if not limiter.acquire(self.peer[0]):
+                self.disconnect("max_connections_per_address")
+                return _TOO_MANY_HERE
+            self._held = self.peer[0]
         ctx.accepted += 1
         self._counted = True
         ctx.connections.add(self)
         ctx.metrics.inc("rawpush_connections", self._labels)
         ctx.metrics.inc("rawpush_connections_total", self._labels)
-        return True
+        return None
 
     def end(self) -> None:
         if not self._counted:
@@ -54,6 +68,9 @@ class Exchange:
         ctx = self.ctx
         ctx.connections.discard(self)
         ctx.accepted -= 1
+        if self._held is not None and ctx.per_address is not None:
+            ctx.per_address.release(self._held)
+            self._held = None
         ctx.metrics.inc("rawpush_connections", self._labels, -1)
 
     def set_kind(self, kind: str) -> None:

@@ -30,6 +30,7 @@ from rawpush.asgi.scope import (
     Scope,
     Send,
     build_request,
+    client_of,
     response_messages,
     start_message,
 )
@@ -44,7 +45,6 @@ from rawpush.server.host import Framing
 logger = logging.getLogger("rawpush.asgi")
 
 _DRAINING = HTTPError("the server is shutting down", 503, (("Retry-After", "1"),))
-_TOO_MANY = HTTPError("too many connections", 503, (("Retry-After", "1"),))
 
 
 async def read_body(receive: Receive, limit: int, declared: str | None) -> bytes | None:
@@ -73,7 +73,7 @@ class HTTPExchange(Exchange):
     """One ASGI http call; the ``Host`` of the SSE session it may carry."""
 
     def __init__(self, ctx: Context, scope: Scope, receive: Receive, send: Send) -> None:
-        super().__init__(ctx, "http")
+        super().__init__(ctx, "http", client_of(scope))
         self.scope = scope
         self._receive = receive
         self._send = send
@@ -87,8 +87,9 @@ class HTTPExchange(Exchange):
     # -- the exchange -----------------------------------------------------------
 
     async def run(self) -> None:
-        if not self.begin():
-            await self._respond(Refusal(_TOO_MANY))
+        refused = self.begin()
+        if refused is not None:
+            await self._respond(Refusal(refused))
             return
         try:
             await self._serve()
@@ -114,7 +115,7 @@ class HTTPExchange(Exchange):
             self.disconnect("bad_request")
             await self._respond(Refusal(exc))
             return
-        answer = routes.dispatch(ctx, request)
+        answer = routes.dispatch(ctx, request, self.peer)
         if isinstance(answer, Reply | Refusal):
             await self._respond(answer)
         elif isinstance(answer, Deferred):

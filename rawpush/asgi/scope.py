@@ -61,6 +61,14 @@ def raw_path(scope: Scope) -> str:
     return _strip_root(path, str(scope.get("root_path", "")))
 
 
+def client_of(scope: Scope) -> tuple[str, int] | None:
+    """The client's address, if the server knows it (ASGI: ``client``)."""
+    client = scope.get("client")
+    if not client:
+        return None
+    return str(client[0]), int(client[1])
+
+
 def decode_headers(scope: Scope) -> tuple[tuple[str, str], ...]:
     """Header names lower-cased (ASGI already does) and both sides decoded
     as latin-1 (RFC 9110 section 5.5: field values are octets)."""

@@ -37,6 +37,7 @@ from rawpush.asgi.scope import (
     Scope,
     Send,
     build_request,
+    client_of,
     decode_headers,
     response_messages,
 )
@@ -74,7 +75,6 @@ _CHECKED = (
     ("sec-websocket-key", "AAAAAAAAAAAAAAAAAAAAAA=="),
 )
 _DRAINING = HTTPError("the server is shutting down", 503, (("Retry-After", "1"),))
-_TOO_MANY = HTTPError("too many connections", 503, (("Retry-After", "1"),))
 
 
 def text_of(event: HubEvent) -> str:
@@ -98,6 +98,7 @@ class ASGIWSSession(WSSession):
         # WSSession's signature, so that a route may build this class when
         # its host names it (``WSExchange.ws_session_class``); the 101's
         # head and the extension are the ASGI server's business.
+        options.pop("extension", None)
         super().__init__(host, channel, last_id, (), **options)
         self.outbox.gap_notice = _GAP_TEXT
         self._encoded_key = WS_TEXT_KEY
@@ -160,7 +161,7 @@ class WSExchange(Exchange):
     ws_session_class = ASGIWSSession
 
     def __init__(self, ctx: Context, scope: Scope, receive: Receive, send: Send) -> None:
-        super().__init__(ctx, "ws")
+        super().__init__(ctx, "ws", client_of(scope))
         self.scope = scope
         self._receive = receive
         self._send = send
@@ -177,8 +178,9 @@ class WSExchange(Exchange):
     async def run(self) -> None:
         if (await self._receive())["type"] != "websocket.connect":
             return  # gone before it asked
-        if not self.begin():
-            await self._refuse_now(_TOO_MANY)
+        refused = self.begin()
+        if refused is not None:
+            await self._refuse_now(refused)
             return
         try:
             await self._serve()
@@ -203,7 +205,7 @@ class WSExchange(Exchange):
         except HTTPError as exc:
             await self._refuse_now(exc)
             return
-        answer = routes.dispatch(ctx, request)
+        answer = routes.dispatch(ctx, request, self.peer)
         if isinstance(answer, Refusal):
             await self._refuse_now(answer.error)
             return

@@ -306,3 +306,24 @@ async def test_6455_7_4_1_stalled_ws_reader_gets_1008_then_close_timeout_ends_it
     assert 'rawpush_disconnects_total{reason="close_timeout"} 1' in metrics
     assert hub.stats().channels["stall"].subscribers == 0
     await hub.close()
+
+
+async def test_6585_4_connections_per_client_address_are_limited_429() -> None:
+    app = App(config=ServerConfig(max_connections_per_address=1), drain_on_signal=False)
+    client: dict[str, Any] = {"client": ["10.0.0.1", 5000]}
+    first = Peer({"type": "http.request"})
+    task = await call(app, http_scope("/sse/a", **client), first)
+    await first.until(bool)
+    second = Peer({"type": "http.request"})
+    await (await call(app, http_scope("/healthz", **client), second))
+    assert second.sent[0]["status"] == 429
+    other = Peer({"type": "http.request"})
+    await (await call(app, http_scope("/healthz", client=["10.0.0.2", 5000]), other))
+    assert other.sent[0]["status"] == 200
+    await app.shutdown()
+    async with asyncio.timeout(WAIT):
+        await task
+    # Released with the stream: the address may connect again.
+    again = Peer({"type": "http.request"})
+    await (await call(app, http_scope("/healthz", **client), again))
+    assert again.sent[0]["status"] != 429
