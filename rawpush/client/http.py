@@ -37,6 +37,7 @@ __all__ = [
     "parse_url",
     "pause",
     "request",
+    "with_token",
 ]
 
 # Not ``rawpush.__version__``: importing the package root would pull in the
@@ -287,6 +288,19 @@ async def _read_head(conn: h11.Connection, reader: asyncio.StreamReader, url: UR
         elif isinstance(event, h11.ConnectionClosed):
             raise ConnectionError(f"{url.authority} closed the connection before answering")
         # h11.InformationalResponse: skip and wait for the final answer.
+
+
+def with_token(
+    headers: Iterable[tuple[str, str]], token: str | None
+) -> tuple[tuple[str, str], ...]:
+    """``headers`` plus ``Authorization: Bearer token`` when a token is given
+    (RFC 6750 section 2.1: the one place a token belongs; never the URL)."""
+    out = tuple(headers)
+    if token is None:
+        return out
+    if any(name.lower() == "authorization" for name, _ in out):
+        raise ValueError("give token= or an Authorization header, not both")
+    return (*out, ("Authorization", f"Bearer {token}"))
 
 
 def backoff(base: float, failures: int, cap: float) -> float:

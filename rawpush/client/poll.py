@@ -42,6 +42,7 @@ from rawpush.client.http import (
     parse_url,
     pause,
     request,
+    with_token,
 )
 from rawpush.client.limits import MAX_POLL_BODY
 from rawpush.sse import Event
@@ -108,6 +109,7 @@ class LongPoller:
         cursor: str | None = None,
         timeout: float = 25.0,
         headers: Iterable[tuple[str, str]] = (),
+        token: str | None = None,
         retry: float = 1.0,
         max_retry: float = 30.0,
         grace: float = 10.0,
@@ -122,7 +124,7 @@ class LongPoller:
             raise ValueError("need timeout >= 0 and 0 <= retry <= max_retry")
         self.cursor = cursor
         self.timeout = timeout
-        self._headers = (("Accept", "application/json"), *headers)
+        self._headers = (("Accept", "application/json"), *with_token(headers, token))
         self._retry = retry
         self._max_retry = max_retry
         self._grace = grace

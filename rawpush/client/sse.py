@@ -61,6 +61,7 @@ from rawpush.client.http import (
     parse_url,
     pause,
     request,
+    with_token,
 )
 from rawpush.client.limits import MAX_SSE_EVENT
 from rawpush.sse import Decoder, Event, SSEDecodeError
@@ -141,9 +142,10 @@ class EventSource:
 
     ``retry`` is the reconnection time in seconds until the server sets
     one; ``max_retry`` caps the backoff. ``headers`` are sent with every
-    request. ``ssl`` is an ``SSLContext``, or ``False`` to skip
-    verification on https://. ``max_event_size`` bounds a line and an
-    event's data, in characters (see the module docstring for the default).
+    request; ``token`` adds ``Authorization: Bearer``. ``ssl`` is an
+    ``SSLContext``, or ``False`` to skip verification on https://.
+    ``max_event_size`` bounds a line and an event's data, in characters
+    (see the module docstring for the default).
     """
 
     def __init__(
@@ -152,6 +154,7 @@ class EventSource:
         *,
         last_event_id: str | None = None,
         headers: Iterable[tuple[str, str]] = (),
+        token: str | None = None,
         retry: float = 3.0,
         max_retry: float = 30.0,
         max_redirects: int = 5,
@@ -164,7 +167,7 @@ class EventSource:
             raise ValueError(f"EventSource needs an http(s):// URL, not {url!r}")
         if retry < 0 or max_retry < retry:
             raise ValueError("need 0 <= retry <= max_retry")
-        self._headers = tuple(headers)
+        self._headers = with_token(headers, token)
         self._retry = retry  # the reconnection time, in seconds
         self._max_retry = max_retry
         self._max_redirects = max_redirects

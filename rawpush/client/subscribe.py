@@ -58,7 +58,14 @@ from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from rawpush.client.http import URL, HTTPStatusError, SSLArg, backoff, parse_url
+from rawpush.client.http import (
+    URL,
+    HTTPStatusError,
+    SSLArg,
+    backoff,
+    parse_url,
+    with_token,
+)
 from rawpush.client.limits import MAX_JSON_EVENT, MAX_SSE_EVENT
 from rawpush.client.poll import LongPoller, with_query
 from rawpush.client.sse import GAP_EVENT, open_stream
@@ -246,6 +253,7 @@ async def subscribe(
     transports: Sequence[str] = TRANSPORTS,
     last_id: str | None = None,
     headers: Iterable[tuple[str, str]] = (),
+    token: str | None = None,
     retry: float = 1.0,
     max_retry: float = 30.0,
     open_timeout: float = 10.0,
@@ -259,7 +267,8 @@ async def subscribe(
     ``idle_timeout`` is how long an SSE stream may stay silent before it
     counts as broken (SSE has no pong; rawpush sends a comment every
     15 s). WebSocket liveness is the client's ping, long polls have
-    their own deadline. Use ``contextlib.aclosing`` to close promptly.
+    their own deadline. ``token`` is sent as ``Authorization: Bearer`` on
+    every transport. Use ``contextlib.aclosing`` to close promptly.
     """
     unknown = set(transports) - set(TRANSPORTS)
     if unknown or not transports:
@@ -267,7 +276,7 @@ async def subscribe(
     base = parse_url(base_url)
     if base.scheme in ("ws", "wss"):
         base = base.with_scheme("https" if base.secure else "http")
-    opts = _Options(tuple(headers), ssl, open_timeout, poll_timeout, idle_timeout)
+    opts = _Options(with_token(headers, token), ssl, open_timeout, poll_timeout, idle_timeout)
     sessions: dict[str, Session] = {
         "ws": lambda url, resume: _ws_session(url, resume, opts),
         "sse": lambda url, resume: _sse_session(url, resume, opts),

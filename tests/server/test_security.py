@@ -275,3 +275,20 @@ def test_serve_flags_build_the_authorization() -> None:
     assert config("--jwt-secret", SECRET).auth.anonymous.subscribe == PatternSet.ALL
     off = config("--ws-publish", "off", "--publish-rate", "5", "--metrics-token", "m")
     assert (off.ws_publish, off.publish_rate, off.metrics_token) == (False, 5.0, "m")
+
+
+async def test_the_python_clients_carry_a_token(make_server: MakeServer) -> None:
+    from rawpush.client import EventSource, LongPoller
+
+    server = await make_server(auth=CLOSED)
+    right = token(["news"])
+    base = f"http://127.0.0.1:{server.port}"
+    poller = LongPoller(f"{base}/poll/news", timeout=0, token=right)
+    await poller.poll_once()  # no events yet: a 200 with the head cursor
+    async with EventSource(f"{base}/sse/news", token=right) as source:
+        first = asyncio.ensure_future(anext(aiter(source)))
+        await eventually(lambda: server.hub.stats().subscribers == 1)
+        await server.hub.publish("news", "signed in")
+        async with asyncio.timeout(WAIT):
+            event = await first
+        assert event.data == "signed in"
