@@ -327,3 +327,23 @@ async def test_6585_4_connections_per_client_address_are_limited_429() -> None:
     again = Peer({"type": "http.request"})
     await (await call(app, http_scope("/healthz", **client), again))
     assert again.sent[0]["status"] != 429
+
+
+async def test_6750_ws_publish_without_the_token_is_refused_as_over_http11() -> None:
+    hub = Hub()
+    app = App(hub, ServerConfig(publish_token="secret"), drain_on_signal=False)
+    peer = await _ws(app, {"type": "websocket.receive", "text": "forged"})
+    assert peer.sent[-1]["type"] == "websocket.close" and peer.sent[-1]["code"] == 1008
+    assert await hub.latest_id("w") is None  # nothing was published
+    # With the token (RFC 6750 section 2.1), the same message is published.
+    peer = Peer({"type": "websocket.connect"})
+    scope = ws_scope("/ws/w", headers=[(b"host", b"t"), (b"authorization", b"Bearer secret")])
+    task = await call(app, scope, peer)
+    await peer.until(lambda sent: any(m["type"] == "websocket.accept" for m in sent))
+    peer.inbox.put_nowait({"type": "websocket.receive", "text": "signed"})
+    await peer.until(lambda sent: sent[-1]["type"] == "websocket.send")
+    assert json.loads(peer.sent[-1]["text"])["data"] == "signed"
+    peer.inbox.put_nowait({"type": "websocket.disconnect", "code": 1000})
+    async with asyncio.timeout(WAIT):
+        await task
+    await hub.close()
