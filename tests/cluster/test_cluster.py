@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import jwt as pyjwt
 import pytest
 
 from rawpush.hub import HubConfig
@@ -271,3 +274,28 @@ async def test_redis_restart_mid_stream(tmp_path: Path, start_nodes: StartNodes)
     finally:
         with contextlib.suppress(Exception):
             redis.kill()
+
+
+async def test_a_ticket_issued_on_one_node_is_good_once_on_another(
+    redis_server: RedisServer, start_nodes: StartNodes
+) -> None:
+    secret = "k" * 40
+    a, b = start_nodes(redis_server, 2, "--jwt-secret", secret, "--anonymous", "none")
+    bearer = pyjwt.encode(
+        {"exp": time.time() + 600, "rawpush": {"subscribe": ["vip"]}}, secret, algorithm="HS256"
+    )
+    status, body = await request(
+        a.port,
+        "POST",
+        "/tickets",
+        b'{"channels":["vip"]}',
+        headers={"Authorization": f"Bearer {bearer}"},
+    )
+    assert status == 200, body
+    ticket = json.loads(body)["ticket"]
+    status, _ = await request(b.port, "GET", f"/poll/vip?timeout=0&ticket={ticket}")
+    assert status == 200
+    # Single use across the cluster: neither node takes it again.
+    for node in (a, b):
+        status, _ = await request(node.port, "GET", f"/poll/vip?timeout=0&ticket={ticket}")
+        assert status == 401
