@@ -21,89 +21,28 @@ through ``urllib`` (an HTTP client independent of rawpush's own).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
 import re
-import tempfile
 import urllib.request
-from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 from rawpush.hub import Hub, HubConfig
 from rawpush.server.app import Server
 from rawpush.server.config import ServerConfig
-from tests.conftest import require
+from tests.browser.support import (
+    ID_RE,
+    LIMIT,
+    SCREENSHOT,
+    WAIT_MS,
+    launch,
+    open_page,
+    wait_js,
+)
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser, ConsoleMessage, Page, Request
-
-CHROMIUM = os.environ.get("RAWPUSH_CHROMIUM", "/usr/bin/chromium")
-#: root in a container with a closed network: no sandbox, no GPU, nothing
-#: that phones home
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-proxy-server",
-]
-#: every Playwright wait, in milliseconds (a loaded 2-core machine)
-WAIT_MS = 15_000
-#: a whole test, in seconds
-LIMIT = 40.0
-SCREENSHOT = Path(tempfile.gettempdir()) / "rawpush-demo.png"
-ID_RE = re.compile(r"\d+-\d+")
-
-
-def _available() -> bool:
-    try:
-        import playwright.async_api  # noqa: F401
-    except ImportError:
-        return False
-    return os.access(CHROMIUM, os.X_OK)
-
-
-@contextlib.asynccontextmanager
-async def launch() -> AsyncIterator[Browser]:
-    """Headless Chromium; called in the test body, so that in CI a missing
-    browser is a test failure, not a fixture error."""
-    require(f"chromium ({CHROMIUM}) and playwright (pip install playwright)", _available())
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, timeout=WAIT_MS
-        )
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
-
-
-async def _page(browser: Browser, url: str) -> tuple[Page, list[str]]:
-    """A fresh page at ``url``, and the list its script errors and console
-    errors will be appended to."""
-    page = await browser.new_page()
-    page.set_default_timeout(WAIT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-
-    def on_console(message: ConsoleMessage) -> None:
-        # The browser's own favicon request (the page names none) is no error.
-        if message.type == "error" and not message.location["url"].endswith("/favicon.ico"):
-            errors.append(f"{message.text} ({message.location['url']})")
-
-    page.on("console", on_console)
-    await page.goto(url)
-    return page, errors
-
+    from playwright.async_api import Request
 
 def _post(url: str, data: str) -> str:
     # No proxy: the environment's proxy variables must not see 127.0.0.1.
@@ -125,10 +64,6 @@ async def publish(server: Server, channel: str, data: str) -> str:
     return await asyncio.to_thread(_post, f"{server.url}/publish/{channel}", data)
 
 
-async def _wait_js(page: Page, expression: str, arg: Any = None) -> None:
-    await page.wait_for_function(expression, arg=arg, timeout=WAIT_MS)
-
-
 # -- the demo page ---------------------------------------------------------------
 
 
@@ -140,7 +75,7 @@ async def test_demo_page_shows_each_message_in_all_three_columns() -> None:
         await server.start()
         try:
             async with asyncio.timeout(LIMIT):
-                page, errors = await _page(browser, server.url + "/")
+                page, errors = await open_page(browser, server.url + "/")
                 for kind in ("ws", "sse", "poll"):
                     badge = page.locator(f"#{kind}-state")
                     await expect(badge).to_have_text("open", timeout=WAIT_MS)
@@ -220,21 +155,21 @@ async def test_eventsource_resumes_with_last_event_id_after_a_restart(evicted: b
 
         try:
             async with asyncio.timeout(LIMIT):
-                page, errors = await _page(browser, first.url + "/healthz")
+                page, errors = await open_page(browser, first.url + "/healthz")
                 page.on("request", on_request)
                 await page.evaluate(_EVENTSOURCE, "resume")
-                await _wait_js(page, "window.opens === 1")
+                await wait_js(page, "window.opens === 1")
                 first_id = await publish(first, "resume", "before")
-                await _wait_js(page, "window.got.length === 1")
+                await wait_js(page, "window.got.length === 1")
 
                 await first.close()
                 missed = [(await hub.publish("resume", f"missed {n}")).id for n in range(4)]
                 second = Server(ServerConfig(port=first.port, drain_timeout=3.0), hub=hub)
                 await second.start()
-                await _wait_js(page, "window.opens === 2")
+                await wait_js(page, "window.opens === 2")
                 live_id = await publish(second, "resume", "after")
                 expected_count = 2 + (3 if evicted else 4)
-                await _wait_js(page, "n => window.got.length >= n", expected_count)
+                await wait_js(page, "n => window.got.length >= n", expected_count)
                 got = await page.evaluate("window.got")
                 last_event_id = await page.evaluate("window.got.at(-1)[1]")
                 await page.evaluate("window.es.close()")
@@ -282,22 +217,22 @@ async def test_browser_websocket_receives_json_frames_and_publishes_text() -> No
         await server.start()
         try:
             async with asyncio.timeout(LIMIT):
-                page, errors = await _page(browser, server.url + "/healthz")
+                page, errors = await open_page(browser, server.url + "/healthz")
                 ws = await page.evaluate_handle(_WEBSOCKET, "/ws/chat")
                 posted_id = await publish(server, "chat", "from Python")
-                await _wait_js(page, "ws => ws.frames.length === 1", ws)
+                await wait_js(page, "ws => ws.frames.length === 1", ws)
                 await ws.evaluate("ws => ws.send('from the browser \u00e9')")
-                await _wait_js(page, "ws => ws.frames.length === 2", ws)
+                await wait_js(page, "ws => ws.frames.length === 2", ws)
                 frames = await ws.evaluate("ws => ws.frames")
                 replay = await server.hub.since("chat", posted_id)
 
                 # A second socket resuming after the first event gets the second.
                 again = await page.evaluate_handle(_WEBSOCKET, f"/ws/chat?lastEventId={posted_id}")
-                await _wait_js(page, "ws => ws.frames.length === 1", again)
+                await wait_js(page, "ws => ws.frames.length === 1", again)
                 resumed = await again.evaluate("ws => ws.frames")
 
                 await ws.evaluate("ws => ws.close(1000)")
-                await _wait_js(page, "ws => ws.closed !== undefined", ws)
+                await wait_js(page, "ws => ws.closed !== undefined", ws)
                 closed = await ws.evaluate("ws => ws.closed")
                 assert errors == []
         finally:
@@ -323,7 +258,7 @@ async def test_browser_fetch_long_poll_and_gap() -> None:
         await server.start()
         try:
             async with asyncio.timeout(LIMIT):
-                page, errors = await _page(browser, server.url + "/healthz")
+                page, errors = await open_page(browser, server.url + "/healthz")
                 start = await page.evaluate("async () => (await fetch('/poll/lp')).json()")
                 # A poll that waits (no event after the cursor yet) ...
                 await page.evaluate(
@@ -338,7 +273,7 @@ async def test_browser_fetch_long_poll_and_gap() -> None:
                 assert await page.evaluate("window.answer") is None
                 # ... is answered by the publish.
                 first_id = await publish(server, "lp", "one")
-                await _wait_js(page, "window.answer !== null")
+                await wait_js(page, "window.answer !== null")
                 answer = await page.evaluate("window.answer")
 
                 # A cursor the history of two no longer reaches: "gap": true.
