@@ -103,9 +103,14 @@ def start(ctx: Context, request: Request, channel: str, who: Caller) -> Answer:
             parse_id(last_id)
         except HubError as exc:
             raise HTTPError(str(exc), 400) from None
-    return Takeover(
-        "ws", lambda host: WSSession(host, channel, last_id, head, extension=extension, who=who)
-    )
+
+    def open_session(host: Host) -> WSSession:
+        # A host that carries WebSocket messages rather than bytes (ASGI)
+        # names its own subclass; every other host runs the frames here.
+        kind: type[WSSession] = getattr(host, "ws_session_class", WSSession)
+        return kind(host, channel, last_id, head, extension=extension, who=who)
+
+    return Takeover("ws", open_session)
 
 
 class WSSession(StreamSession):
