@@ -216,18 +216,10 @@ class WSExchange(Exchange):
         if ctx.draining:
             await self._refuse_now(_DRAINING)
             return
-        built = answer.open(self)
-        if isinstance(built, ASGIWSSession):
-            session = built  # the route asked this host which class to build
-        else:
-            # The route built the HTTP/1.1 driver (never started, so it holds
-            # nothing): this host's own, for the same channel and resume point.
-            assert isinstance(built, WSSession)
-            # Whatever the route decided about the caller travels along
-            # (sessions that carry one have ``who``), so nothing it checks
-            # is skipped on this host.
-            carried = {name: getattr(built, name) for name in ("who",) if hasattr(built, name)}
-            session = ASGIWSSession(self, built.channel, built.last_id, **carried)
+        # The route builds the session this host names (ws_session_class),
+        # with everything it decided about the channel and the caller.
+        session = answer.open(self)
+        assert isinstance(session, ASGIWSSession)
         self.session = session
         self.sender.on_pause = session.pause_writing
         self.sender.on_resume = session.resume_writing
