@@ -13,8 +13,9 @@ chooses: not GET → 405 + ``Allow: GET``; HTTP/1.0 or an unreadable version
 version other than 1 → 505; no ``websocket`` token in ``Upgrade`` → 426 +
 ``Upgrade: websocket`` (RFC 9110 15.5.22: tell a plain HTTP client what
 this endpoint speaks); ``Sec-WebSocket-Version`` missing or not ``13`` →
-426 + ``Sec-WebSocket-Version: 13`` (section 4.4; a missing version is a
-pre-RFC client); ``Origin`` outside the allow-list, or absent while one is
+426 + ``Sec-WebSocket-Version: 13`` and ``Upgrade: websocket`` (section
+4.4, and every 426 names the protocol, RFC 9110 15.5.22; a missing version
+is a pre-RFC client); ``Origin`` outside the allow-list, or absent while one is
 set → 403 (section 10.2); head over ``max_header_bytes`` → 431; bytes h11
 cannot parse → h11's status hint (400, 431, 501); anything else wrong
 (``Connection``, ``Host``, key, subprotocol list, duplicate ``Origin``, a
