@@ -10,13 +10,15 @@ WebSocket paths:
 - ``/respond``: deny with ``websocket.http.response`` (401, two body parts).
 - ``/close?code=C&reason=R``: accept, then close with that code and reason.
 - ``/raise``: accept, then raise (1011); ``/raise-early``: raise at once (500).
-- ``/watch``: accept and wait for the disconnect, which ``GET /last``
-  reports as JSON (the last disconnect any WebSocket path received).
+- ``/watch?id=I``: accept and wait for the disconnect, which
+  ``GET /last?id=I`` reports as JSON (it waits for it, up to 10 s).
 - ``/burst?n=N&size=S``: accept, send N binary messages of S bytes, close.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from typing import Any
 from urllib.parse import parse_qs
@@ -25,7 +27,13 @@ Message = dict[str, Any]
 Receive = Any
 Send = Any
 
-_last: dict[str, Any] = {}
+# Disconnects seen by /watch, by the id in its query, and who waits for them.
+_seen: dict[str, dict[str, Any]] = {}
+_waiting: dict[str, asyncio.Event] = {}
+
+
+def _event(key: str) -> asyncio.Event:
+    return _waiting.setdefault(key, asyncio.Event())
 
 
 def _query(scope: Message) -> dict[str, str]:
@@ -34,23 +42,32 @@ def _query(scope: Message) -> dict[str, str]:
 
 
 async def _http(scope: Message, receive: Receive, send: Send) -> None:
-    body = json.dumps(_last).encode()
+    key = _query(scope).get("id", "")
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(_event(key).wait(), 10.0)
+    body = json.dumps(_seen.get(key)).encode()
     await send(
         {
             "type": "http.response.start",
             "status": 200,
-            "headers": [(b"content-type", b"application/json")],
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})
 
 
-async def _until_disconnect(receive: Receive, send: Send | None = None) -> None:
+async def _until_disconnect(
+    receive: Receive, send: Send | None = None, key: str | None = None
+) -> None:
     while True:
         message = await receive()
         if message["type"] == "websocket.disconnect":
-            _last.clear()
-            _last.update(code=message["code"], reason=message.get("reason"))
+            if key is not None:
+                _seen[key] = {"code": message["code"], "reason": message.get("reason")}
+                _event(key).set()
             return
         if send is not None:
             out = {"type": "websocket.send"}
@@ -76,6 +93,8 @@ def _scope_json(scope: Message) -> str:
 
 async def app(scope: Message, receive: Receive, send: Send) -> None:
     if scope["type"] == "lifespan":
+        # Copied into every connection's scope (ASGI lifespan state).
+        scope["state"]["started"] = "yes"
         while (await receive())["type"] != "lifespan.shutdown":
             await send({"type": "lifespan.startup.complete"})
         await send({"type": "lifespan.shutdown.complete"})
@@ -84,7 +103,8 @@ async def app(scope: Message, receive: Receive, send: Send) -> None:
         await _http(scope, receive, send)
         return
     assert (await receive())["type"] == "websocket.connect"
-    path = scope["path"]
+    # Routed without the root path, which uvicorn puts in front of path.
+    path = scope["path"].removeprefix(scope["root_path"])
     query = _query(scope)
     if path == "/deny":
         await send({"type": "websocket.close"})
@@ -113,7 +133,7 @@ async def app(scope: Message, receive: Receive, send: Send) -> None:
         elif path == "/raise":
             raise RuntimeError("failed after accepting")
         elif path == "/watch":
-            await _until_disconnect(receive)
+            await _until_disconnect(receive, key=query.get("id", ""))
         elif path == "/burst":
             chunk = b"x" * int(query.get("size", "1024"))
             for _ in range(int(query.get("n", "10"))):
