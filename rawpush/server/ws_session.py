@@ -32,6 +32,7 @@ followed the request (RFC 9110 section 7.8: never drop them).
 from __future__ import annotations
 
 import asyncio
+import random
 from collections import deque
 
 from rawpush.auth import CLOSE_TOKEN_EXPIRED, Action, AuthError, RequestInfo, TokenBucket
@@ -167,12 +168,11 @@ class WSSession(StreamSession):
         return ws_frame(event)
 
     def _write(self, data: PreparedFrame) -> None:
-        conn = self.conn
         try:
-            conn.send_prepared(data)
+            wire = self.conn.prepared_bytes(data)
         except WebSocketLocalError:
             return  # closing: no data frame may follow our Close (5.5.1)
-        self.host.write(conn.data_to_send())
+        self.host.write(wire)
 
     def _started(self) -> None:
         self._arm_ping()
@@ -187,7 +187,14 @@ class WSSession(StreamSession):
         self.close(CloseCode.POLICY_VIOLATION, "subscriber too slow")
 
     def _drained(self) -> None:
-        self.close(CloseCode.GOING_AWAY, "server shutting down")
+        # The WebSocket counterpart of the SSE retry: hint (RFC 6455 section
+        # 7.1.6 leaves the reason free text): "retry=<ms>" tells a client
+        # when to come back, spread per connection over drain_retry_ms to
+        # twice that so that thousands do not return in the same instant.
+        # rawpush's clients read it (rawpush.client.ws_errors.retry_hint).
+        base = self.host.ctx.config.drain_retry_ms
+        delay = base + random.randint(0, base)
+        self.close(CloseCode.GOING_AWAY, f"server shutting down; retry={delay}")
 
     def _expired(self) -> None:
         self.close(CLOSE_TOKEN_EXPIRED, "token expired")

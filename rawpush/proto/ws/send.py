@@ -24,6 +24,10 @@ __all__ = ["Sender"]
 
 _TEXT = 0x1
 _BINARY = 0x2
+_OPEN = State.OPEN
+# prepared_bytes skips the table lookup on its fast path: only valid while
+# the table says an OPEN connection stays OPEN when it sends data.
+assert TRANSITIONS[State.OPEN, Input.SEND_DATA] is State.OPEN
 
 
 class Sender:
@@ -111,6 +115,22 @@ class Sender:
             self._out.append(frame.wire)
         else:
             self._write(0x80 | opcode, frame.payload)
+
+    def prepared_bytes(self, frame: PreparedFrame) -> bytes:
+        """``send_prepared(frame)`` then ``data_to_send()``, in one call: the
+        bytes to write now. On the fan-out path (a server, no extension,
+        nothing else queued) it checks the state table and hands back
+        ``frame.wire`` itself, without touching the output queue."""
+        if (
+            self._state is _OPEN
+            and not self._out
+            and self._ext is None
+            and not self._send_opcode
+            and self.is_server
+        ):
+            return frame.wire  # OPEN stays OPEN on a send (the table, checked at import)
+        self.send_prepared(frame)  # raises what a forbidden send raises
+        return self.data_to_send()
 
     def _send_control(self, first: int, event: Input, payload: bytes) -> None:
         if len(payload) > 125:

@@ -108,3 +108,39 @@ def test_8_1_send_text_of_a_lone_surrogate_is_a_local_error() -> None:
     receiver = ClientConnection()
     receiver.receive_data(conn.data_to_send())
     assert receiver.events() == [Text("fine")]
+
+
+def test_5_6_prepared_bytes_is_send_prepared_then_data_to_send() -> None:
+    frame = prepare_text(b"event")
+    server = ServerConnection()
+    # The fan-out path: the very object, nothing left queued.
+    assert server.prepared_bytes(frame) is frame.wire
+    assert server.data_to_send() == b""
+    # Something already queued (a Pong) goes first, in order.
+    server.send_pong(b"p")
+    assert server.prepared_bytes(frame) == b"\x8a\x01p" + frame.wire
+    # A client masks it (section 5.3): the peer reads the same message.
+    client = ClientConnection()
+    wire = client.prepared_bytes(frame)
+    peer = ServerConnection()
+    peer.receive_data(wire)
+    assert peer.events() == [Text("event")]
+
+
+def test_5_5_1_prepared_bytes_after_our_close_is_refused() -> None:
+    server = ServerConnection()
+    server.send_close(1000)
+    with pytest.raises(WebSocketLocalError):
+        server.prepared_bytes(prepare_text(b"late"))
+    assert server.state is State.CLOSING
+
+
+def test_7692_prepared_bytes_compresses_with_an_extension() -> None:
+    from rawpush.proto.ws.deflate import DeflateParams, deflate_response
+
+    found = deflate_response(["permessage-deflate"], DeflateParams())
+    assert found is not None
+    server = ServerConnection(extension=found[1])
+    wire = server.prepared_bytes(prepare_text(b"a" * 100))
+    assert wire[0] & 0x40  # RSV1: compressed (RFC 7692 section 6)
+    assert len(wire) < 100
