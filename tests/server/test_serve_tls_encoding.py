@@ -142,3 +142,15 @@ def test_sse_event_is_encoded_once_per_framing() -> None:
     assert (decoded.id, decoded.event, decoded.data) == ("5-2", "tick", "a\nb")
     [gap] = Decoder().feed(SSE_GAP.split(b"\r\n")[1] + b"\n")
     assert gap.event == "gap"
+
+
+def test_8996_the_tls_listener_refuses_versions_below_1_2(tmp_path: Path) -> None:
+    # RFC 8996 deprecates TLS 1.0 and 1.1; the context the server listens with
+    # says so itself (whatever the local OpenSSL would negotiate by default).
+    from rawpush.server.app import _ssl_context
+    from rawpush.server.config import ServerConfig
+
+    certfile, keyfile = _self_signed(tmp_path)
+    context = _ssl_context(ServerConfig(certfile=certfile, keyfile=keyfile))
+    assert context is not None
+    assert context.minimum_version >= ssl.TLSVersion.TLSv1_2
