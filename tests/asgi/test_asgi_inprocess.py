@@ -347,3 +347,28 @@ async def test_6750_ws_publish_without_the_token_is_refused_as_over_http11() -> 
     async with asyncio.timeout(WAIT):
         await task
     await hub.close()
+
+
+async def test_6750_3_1_a_reader_without_rights_gets_401_on_every_transport_over_asgi() -> None:
+    # The same rule as over HTTP/1.1: nobody reads without a credential here.
+    from rawpush.auth import AuthConfig, Grant, JWTConfig
+
+    closed = AuthConfig(jwt=JWTConfig(secret="a" * 40), anonymous=Grant(source="anonymous"))
+    hub = Hub()
+    app = App(hub, ServerConfig(auth=closed), drain_on_signal=False)
+    for path in ("/sse/news", "/poll/news"):
+        peer = Peer({"type": "http.request", "body": b"", "more_body": False})
+        task = await call(app, http_scope(path), peer)
+        async with asyncio.timeout(WAIT):
+            await task
+        start = peer.sent[0]
+        assert start["type"] == "http.response.start" and start["status"] == 401, path
+        assert (b"www-authenticate", b'Bearer realm="rawpush"') in start["headers"]
+    peer = Peer({"type": "websocket.connect"})
+    task = await call(app, ws_scope("/ws/news"), peer)
+    async with asyncio.timeout(WAIT):
+        await task
+    assert not any(m["type"] == "websocket.accept" for m in peer.sent)
+    refused = peer.sent[0]
+    assert refused["type"] in ("websocket.close", "websocket.http.response.start")
+    await hub.close()
