@@ -1,0 +1,119 @@
+"""Flow control of ``WebSocketProtocol``, in process, on a recording transport.
+
+What a real socket hides: whether a send waited for ``resume_writing``
+and whether reading paused while the application did not take its
+messages. The application steps are driven by events it sets; the loop
+is only yielded to (never slept on) so that queued callbacks run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from uvicorn.config import Config
+from uvicorn.server import ServerState
+
+from rawpush.uvicorn import WebSocketProtocol
+from rawpush.ws import ClientConnection, ClientHandshake, Text, WSConfig
+
+
+class RecordingTransport(asyncio.Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = bytearray()
+        self.reading = True
+        self.closed = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written += data
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def abort(self) -> None:
+        self.closed = True
+
+    def pause_reading(self) -> None:
+        self.reading = False
+
+    def resume_reading(self) -> None:
+        self.reading = True
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("127.0.0.1", 5000), "sockname": ("127.0.0.1", 80)}.get(name, default)
+
+
+async def _turns(n: int = 20) -> None:
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
+def _protocol(app: Any) -> tuple[WebSocketProtocol, RecordingTransport, ClientHandshake]:
+    config = Config(app=app, ws_ping_interval=None, ws_per_message_deflate=False, lifespan="off")
+    protocol = WebSocketProtocol(config=config, server_state=ServerState(), app_state={})
+    transport = RecordingTransport()
+    protocol.connection_made(transport)
+    handshake = ClientHandshake("127.0.0.1", "/")
+    protocol.data_received(handshake.data_to_send())
+    return protocol, transport, handshake
+
+
+async def test_asgi_send_waits_while_the_transport_is_over_its_high_water_mark() -> None:
+    accepted = asyncio.Event()
+    go = asyncio.Event()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        accepted.set()
+        await go.wait()
+        await send({"type": "websocket.send", "text": "held back"})
+        await receive()
+
+    protocol, transport, handshake = _protocol(app)
+    await accepted.wait()
+    assert handshake.receive_data(bytes(transport.written)) is not None  # the 101
+    transport.written.clear()
+    protocol.pause_writing()
+    go.set()
+    await _turns()
+    assert transport.written == b""
+    protocol.resume_writing()
+    await _turns()
+    client = ClientConnection()
+    client.receive_data(bytes(transport.written))
+    assert client.events() == [Text("held back")]
+    protocol.connection_lost(None)
+    await _turns()
+
+
+async def test_5_4_reading_pauses_while_the_app_does_not_take_messages() -> None:
+    may_receive = asyncio.Event()
+    taken: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        await may_receive.wait()
+        for _ in range(3):
+            taken.append(await receive())
+
+    protocol, transport, _ = _protocol(app)
+    await _turns()
+    client = ClientConnection(WSConfig())
+    for _ in range(3):
+        client.send_binary(b"m" * 40_000)
+        protocol.data_received(client.data_to_send())
+    # One message waits for the application; the rest (80 KB) stay
+    # unparsed, over the backlog bound: reading paused.
+    assert not transport.reading
+    may_receive.set()
+    await _turns()
+    assert transport.reading
+    assert [m["bytes"] for m in taken] == [b"m" * 40_000] * 3
+    protocol.connection_lost(None)
+    await _turns()
