@@ -117,3 +117,49 @@ async def test_5_4_reading_pauses_while_the_app_does_not_take_messages() -> None
     assert [m["bytes"] for m in taken] == [b"m" * 40_000] * 3
     protocol.connection_lost(None)
     await _turns()
+
+
+async def test_asgi_denials_in_process_403_and_http_response() -> None:
+    async def deny(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.close"})
+        assert (await receive())["type"] == "websocket.disconnect"
+
+    _, transport, _ = _protocol(deny)
+    await _turns()
+    assert transport.written.startswith(b"HTTP/1.1 403 ")
+    assert transport.closed
+
+    async def respond(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        headers = [(b"content-length", b"4")]
+        await send({"type": "websocket.http.response.start", "status": 418, "headers": headers})
+        await send({"type": "websocket.http.response.body", "body": b"te", "more_body": True})
+        await send({"type": "websocket.http.response.body", "body": b"a!"})
+
+    _, transport, _ = _protocol(respond)
+    await _turns()
+    assert transport.written.startswith(b"HTTP/1.1 418 ")
+    assert transport.written.endswith(b"\r\n\r\ntea!")
+    assert transport.closed
+
+
+async def test_7_1_2_peer_close_in_process_reaches_the_app_and_ends_tcp() -> None:
+    seen: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept", "subprotocol": None})
+        seen.append(await receive())
+        seen.append(await receive())  # the disconnect again, not a hang
+
+    protocol, transport, _ = _protocol(app)
+    await _turns()
+    client = ClientConnection()
+    client.send_close(4000, "bye")
+    protocol.data_received(client.data_to_send())
+    await _turns()
+    assert seen == [{"type": "websocket.disconnect", "code": 4000, "reason": "bye"}] * 2
+    assert transport.closed
+    protocol.connection_lost(None)
+    await _turns()
