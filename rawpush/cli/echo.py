@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import signal
 import sys
 
+from rawpush.cli.errors import bind_error, port_number
 from rawpush.server.echo import EchoConfig, EchoServer
 
 _DEFAULTS = EchoConfig()
@@ -16,7 +18,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = sub.add_parser("echo", help="run a WebSocket echo server")
     p.set_defaults(run=run)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
-    p.add_argument("--port", type=int, default=9001, help="port, 0 for any (default %(default)s)")
+    p.add_argument("--port", type=port_number, default=9001,
+                   help="port, 0 for any (default %(default)s)")
     p.add_argument("--max-message-size", type=int, metavar="N", default=_DEFAULTS.max_message_size,
                    help="bigger messages, in bytes, are refused with 1009 (default %(default)s)")
     p.add_argument("--max-frame-size", type=int, default=None, metavar="N",
@@ -51,12 +54,18 @@ async def _serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with EchoServer(args.host, args.port, config) as server:
+    try:
+        server = EchoServer(args.host, args.port, config)
+        await server.start()
+    except OSError as exc:
+        raise bind_error(exc, args.host, args.port) from None
+    async with server:
         print(f"rawpush echo: listening on ws://{args.host}:{server.port}", file=sys.stderr,
               flush=True)
         await stop.wait()
 
 
 def run(args: argparse.Namespace) -> int:
-    asyncio.run(_serve(args))
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(args))
     return 0

@@ -16,10 +16,11 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import sys
 from typing import Any
 
 from rawpush.auth import AuthConfig, Grant, JWTConfig, PatternSet
+from rawpush.cli.checks import check_redis, check_tls
+from rawpush.cli.errors import CLIError, Exit, bind_error, describe, say
 from rawpush.proto.errors import LocalProtocolError
 from rawpush.server.config import OverflowPolicy, ServerConfig
 
@@ -104,11 +105,19 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.set_defaults(run=run)
     d = _DEFAULTS
     p.add_argument("--host", help=f"address to bind (default {d.host})")
+    # type=int: ServerConfig says what is wrong with a port out of range.
     p.add_argument("--port", type=int, help=f"TCP port, 0 for any free one (default {d.port})")
     p.add_argument(
         "--redis",
         metavar="URL",
-        help="share channels through Redis Streams (redis://host:port/db)",
+        help="share channels through Redis Streams (redis://host:port/db); checked at start: "
+        "an unreachable Redis is an error (default: in memory, one process)",
+    )
+    p.add_argument(
+        "--redis-wait",
+        action="store_true",
+        help="when Redis is unreachable at start, wait for it (saying so) instead of failing "
+        "(default: fail at once)",
     )
     groups = {name: p.add_argument_group(name) for name in _FLAGS}
     groups["message size"].add_argument(
@@ -275,17 +284,40 @@ def _auth_from_args(args: argparse.Namespace) -> AuthConfig | None:
     return AuthConfig(jwt=jwt, anonymous=_ANONYMOUS[anonymous], **extra)
 
 
-def run(args: argparse.Namespace) -> int:
+async def _serve(config: ServerConfig, args: argparse.Namespace) -> None:
     from rawpush.server.app import serve_forever
 
+    if args.redis is not None:
+        await check_redis(args.redis, wait=args.redis_wait)
+    try:
+        await serve_forever(config, redis_url=args.redis)
+    except OSError as exc:
+        # Only the bind can fail this way: once listening, a connection's
+        # errors stay with that connection.
+        raise bind_error(exc, config.host, config.port) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until SIGINT/SIGTERM; a failure to start is one line on stderr
+    and its exit status (``rawpush.cli.errors``)."""
+    try:
+        return _run(args)
+    except CLIError as exc:
+        say(exc.line.removeprefix("rawpush: "))
+        return exc.code
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         config = config_from_args(args)
     except (ValueError, LocalProtocolError) as exc:
-        # ConfigError, or a layer configuration refusing a limit: one line,
-        # as argparse reports a bad flag.
-        print(f"rawpush serve: error: {exc}", file=sys.stderr)
-        return 2
+        # ConfigError, or a layer configuration refusing a limit.
+        raise CLIError("serve", f"bad configuration: {exc}", Exit.USAGE) from None
+    except OSError as exc:  # the one file read here: --jwt-public-key
+        path = args.jwt_public_key
+        raise CLIError(f"--jwt-public-key {path}", describe(exc)[0], Exit.USAGE) from None
+    check_tls(config.certfile, config.keyfile)
     # serve_forever drains on SIGINT itself; this only hides a second Ctrl-C.
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_forever(config, redis_url=args.redis))
+        asyncio.run(_serve(config, args))
     return 0

@@ -1,127 +1,63 @@
-"""``rawpush tail URL`` and ``rawpush publish URL DATA``: the hub from a shell.
+"""``rawpush tail URL`` (``rawpush.cli.tail``) and ``rawpush publish URL DATA``.
 
-``tail`` is ``curl -N`` / ``wscat`` for this hub. The URL picks the
-transport: ``ws://``/``wss://`` a WebSocket, ``http(s)://.../poll/...``
-long polling, any other ``http(s)://`` URL an event stream. Each event is
-one line on stdout: its data (a newline inside the data is written as
-``\\n`` so that one line stays one event), or with ``--json`` a JSON
-object ``{"id", "event", "data"}``. A gap is ``{"gap": true}`` in JSON
-mode and a note on stderr otherwise. Ctrl-C ends it quietly with status
-130 (128 + SIGINT, the shell convention).
-
-``publish`` POSTs ``DATA`` to ``http(s)://host/publish/channel`` and
-prints the id the hub gave the event. To a ``ws://host/ws/channel`` URL it
-sends a text frame instead and prints the id of that event as it comes
-back (the publishing socket is a subscriber too); a WebSocket frame has
-no event name, so ``--event`` is HTTP only.
+``publish`` POSTs the data to ``http(s)://host/publish/channel`` and
+prints the id the hub gave the event. ``DATA`` is the data itself, ``-``
+for stdin, or ``@FILE`` for a file's contents (as curl reads ``-d``; a
+large payload then never meets the shell's argument limit). Data that
+starts with ``@`` is sent from stdin or a file. To a ``ws://host/ws/channel``
+URL it sends a text frame instead and prints the id of that event as it
+comes back (the publishing socket is a subscriber too); a WebSocket frame
+has no event name, so ``--event`` is HTTP only. A refusal prints the
+server's own message in one line (exit 4; see ``rawpush.cli.errors``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import os
 import sys
-from collections.abc import AsyncGenerator, Coroutine
-from typing import Any
 from urllib.parse import urlencode
 
-from rawpush.client.http import parse_url, request
-from rawpush.client.poll import LongPoller
-from rawpush.client.sse import EventSource
-from rawpush.client.ws import connect
+from rawpush.cli.errors import CLIError, Exit, describe
+from rawpush.cli.runner import _quiet_connect_race, run_main
+from rawpush.cli.tail import add_tail_parser, add_tls_flags, ssl_from_args
+from rawpush.client.http import error_message, parse_url, request
+from rawpush.client.ws import ConnectionClosed, InvalidHandshake, connect
 
-__all__ = ["add_parsers"]
+__all__ = ["_quiet_connect_race", "add_parsers"]
 
 #: how long ``publish`` over a WebSocket waits for its own event to come back
 ECHO_TIMEOUT = 10.0
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("tail", help="print the events of a channel as they arrive")
-    p.set_defaults(run=run_tail)
-    p.add_argument("url", help="ws://host:port/ws/CHAN, http://host:port/sse/CHAN or /poll/CHAN")
-    p.add_argument("--json", action="store_true", help="one JSON object per line")
-    p.add_argument("--last-event-id", default=None, metavar="ID",
-                   help="resume after this id (SSE Last-Event-ID, poll cursor, ws lastEventId)")
+    add_tail_parser(sub)
     p = sub.add_parser("publish", help="publish one event and print its id")
     p.set_defaults(run=run_publish)
     p.add_argument("url", help="http://host:port/publish/CHAN or ws://host:port/ws/CHAN")
-    p.add_argument("data", help="the event's data")
+    p.add_argument("data", help="the event's data; - reads it from stdin, @FILE from a file")
     p.add_argument("--event", default=None, metavar="NAME", help="event name (HTTP only)")
     p.add_argument("--token", default=None, help="send 'Authorization: Bearer TOKEN'")
+    add_tls_flags(p)
 
 
-# ---- tail ------------------------------------------------------------------
-
-#: (id, event, data) per event; None for a gap notice
-Items = AsyncGenerator[tuple[str, str, str] | None, None]
-
-
-def _line(ident: str, event: str, data: str, as_json: bool) -> str:
-    if as_json:
-        return json.dumps({"id": ident, "event": event, "data": data}, ensure_ascii=False)
-    return data.replace("\n", "\\n")
-
-
-async def _tail_ws(url: str, last_id: str | None) -> Items:
-    if last_id:
-        url = f"{url}{'&' if '?' in url else '?'}{urlencode({'lastEventId': last_id})}"
-    async with connect(url) as ws:
-        async for frame in ws:
-            item = json.loads(frame)
-            if item.get("gap") is True:
-                yield None
-            else:
-                yield item["id"], item.get("event") or "message", item["data"]
+def _data(arg: str) -> str:
+    if arg == "-":
+        return sys.stdin.read()
+    if arg.startswith("@"):
+        path = arg[1:]
+        try:
+            with open(path, encoding="utf-8") as file:
+                return file.read()
+        except UnicodeDecodeError:
+            raise CLIError(f"publish {arg}", "the file is not UTF-8 text", Exit.USAGE) from None
+        except OSError as exc:
+            raise CLIError(f"publish {arg}", describe(exc)[0], Exit.USAGE) from None
+    return arg
 
 
-async def _tail_sse(url: str, last_id: str | None) -> Items:
-    async with EventSource(url, last_event_id=last_id) as source:
-        async for event in source:
-            if event.event == "gap":
-                yield None
-            else:
-                yield event.id or "", event.event or "message", event.data
-
-
-async def _tail_poll(url: str, last_id: str | None) -> Items:
-    async for result in LongPoller(url, cursor=last_id):
-        if result.gap:
-            yield None
-        for event in result.events:
-            yield event.id or "", event.event or "message", event.data
-
-
-async def _tail(args: argparse.Namespace) -> None:
-    target = parse_url(args.url)
-    if target.scheme in ("ws", "wss"):
-        source = _tail_ws(args.url, args.last_event_id)
-    elif "/poll/" in target.target:
-        source = _tail_poll(args.url, args.last_event_id)
-    else:
-        source = _tail_sse(args.url, args.last_event_id)
-    async with contextlib.aclosing(source):
-        async for item in source:
-            if item is None:
-                if args.json:
-                    print('{"gap": true}', flush=True)
-                else:
-                    print("-- gap: the server no longer had some events --", file=sys.stderr)
-                continue
-            print(_line(*item, args.json), flush=True)
-
-
-def run_tail(args: argparse.Namespace) -> int:
-    return _run(_tail(args))
-
-
-# ---- publish -----------------------------------------------------------------
-
-
-async def _publish_http(args: argparse.Namespace) -> str:
+async def _publish_http(args: argparse.Namespace, data: str) -> str:
     url = parse_url(args.url)
     if args.event:
         sep = "&" if "?" in url.target else "?"
@@ -129,69 +65,65 @@ async def _publish_http(args: argparse.Namespace) -> str:
     headers = [("Content-Type", "text/plain; charset=utf-8")]
     if args.token:
         headers.append(("Authorization", f"Bearer {args.token}"))
-    response = await request("POST", url, headers=headers, body=args.data.encode(), timeout=30)
+    response = await request(
+        "POST", url, headers=headers, body=data.encode(), ssl=ssl_from_args(args), timeout=30
+    )
     try:
         body = await response.read(1 << 20, timeout=30)
     finally:
         await response.aclose()
+    where = f"publish to {url}"
     if response.status // 100 != 2:
-        text = body.decode("utf-8", "replace").strip()
-        raise RuntimeError(f"{response.status} {response.reason}: {text}".rstrip(": "))
-    ident = json.loads(body)["id"]
+        said = error_message(body) or response.reason
+        raise CLIError(where, f"{response.status} {said}".rstrip(), Exit.REFUSED)
+    try:
+        ident = json.loads(body)["id"]
+    except (ValueError, TypeError, KeyError):
+        ident = None
     if not isinstance(ident, str):
-        raise RuntimeError("the server's answer has no id")
+        raise CLIError(where, "the answer has no event id", Exit.REFUSED,
+                       "is this a rawpush server's /publish/CHANNEL URL?")
     return ident
 
 
-async def _publish_ws(args: argparse.Namespace) -> str:
+async def _publish_ws(args: argparse.Namespace, data: str) -> str:
+    where = f"publish to {args.url}"
     if args.event:
-        raise RuntimeError("--event needs an http(s):// publish URL: a WebSocket frame has no name")
+        raise CLIError(where, "--event needs an http(s):// URL: a WebSocket frame has no name",
+                       Exit.USAGE)
     headers = [("Authorization", f"Bearer {args.token}")] if args.token else []
-    async with connect(args.url, extra_headers=headers) as ws:
-        await ws.send(args.data)
-        async with asyncio.timeout(ECHO_TIMEOUT):
-            async for frame in ws:
-                item = json.loads(frame)
-                if item.get("data") == args.data and isinstance(item.get("id"), str):
-                    ident: str = item["id"]
-                    return ident
-    raise RuntimeError("the connection closed before the event came back")
+    context = ssl_from_args(args) if args.url.startswith("wss:") else None
+    try:
+        async with connect(args.url, extra_headers=headers, ssl=context) as ws:
+            await ws.send(data)
+            async with asyncio.timeout(ECHO_TIMEOUT):
+                async for frame in ws:
+                    item = json.loads(frame)
+                    if item.get("data") == data and isinstance(item.get("id"), str):
+                        ident: str = item["id"]
+                        return ident
+            reason = f"{ws.close_code} {ws.close_reason or ''}".rstrip()
+    except InvalidHandshake as exc:
+        said = error_message(exc.response.body) if exc.response is not None else ""
+        raise CLIError(where, f"upgrade refused: {exc.status} {said}".rstrip(),
+                       Exit.REFUSED) from None
+    except ConnectionClosed as exc:
+        reason = f"{exc.code} {exc.reason}".rstrip()
+    raise CLIError(where, f"closed before the event came back: {reason}", Exit.REFUSED)
 
 
 async def _publish(args: argparse.Namespace) -> None:
-    if parse_url(args.url).scheme in ("ws", "wss"):
-        ident = await _publish_ws(args)
-    else:
-        ident = await _publish_http(args)
+    data = _data(args.data)
+    try:
+        if parse_url(args.url).scheme in ("ws", "wss"):
+            ident = await _publish_ws(args, data)
+        else:
+            ident = await _publish_http(args, data)
+    except OSError as exc:
+        why, fix = describe(exc)
+        raise CLIError(f"publish to {args.url}", why, Exit.NETWORK, fix) from None
     print(ident, flush=True)
 
 
 def run_publish(args: argparse.Namespace) -> int:
-    return _run(_publish(args))
-
-
-def _quiet_connect_race(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-    # CPython 3.11: a connect cancelled (Ctrl-C) in the loop step where it
-    # completes makes asyncio's own callback raise InvalidStateError (fixed
-    # in 3.12). The cancellation was ours and was honoured; nothing to say.
-    if isinstance(context.get("exception"), asyncio.InvalidStateError):
-        return
-    loop.default_exception_handler(context)
-
-
-def _run(main: Coroutine[Any, Any, None]) -> int:
-    try:
-        with asyncio.Runner() as runner:
-            runner.get_loop().set_exception_handler(_quiet_connect_race)
-            runner.run(main)
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        # The reader went away (``rawpush tail ... | head``): not an error.
-        # Point stdout at devnull so the interpreter's final flush is quiet.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
-    except Exception as exc:  # one clean line instead of a traceback
-        print(f"rawpush: {str(exc) or type(exc).__name__}", file=sys.stderr)
-        return 1
-    return 0
+    return run_main(_publish(args))

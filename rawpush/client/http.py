@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 import ssl as _ssl
 from collections.abc import Iterable
@@ -34,6 +35,8 @@ __all__ = [
     "Response",
     "SSLArg",
     "backoff",
+    "error_message",
+    "error_text",
     "parse_url",
     "pause",
     "request",
@@ -288,6 +291,33 @@ async def _read_head(conn: h11.Connection, reader: asyncio.StreamReader, url: UR
         elif isinstance(event, h11.ConnectionClosed):
             raise ConnectionError(f"{url.authority} closed the connection before answering")
         # h11.InformationalResponse: skip and wait for the final answer.
+
+
+def error_message(body: bytes) -> str:
+    """What an error answer's body says: the ``"error"`` of rawpush's JSON
+    ``{"error": "..."}``, else the body's first line of text (at most 300
+    characters); ``""`` for an empty body."""
+    text = body.decode("utf-8", "replace").strip()
+    if text.startswith("{"):
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict) and isinstance(parsed.get("error"), str):
+            return str(parsed["error"])
+    return text.splitlines()[0][:300] if text else ""
+
+
+async def error_text(response: Response, limit: int = 64 * 1024, timeout: float = 5.0) -> str:
+    """Read an error answer's body and return ``error_message`` of it, or
+    the reason phrase when the body cannot be had; closes the response."""
+    try:
+        body = await response.read(limit, timeout)
+    except OSError:
+        body = b""
+    finally:
+        await response.aclose()
+    return error_message(body) or response.reason
 
 
 def with_token(

@@ -39,6 +39,7 @@ from rawpush.client.http import (
     HTTPStatusError,
     SSLArg,
     backoff,
+    error_message,
     parse_url,
     pause,
     request,
@@ -161,9 +162,11 @@ class LongPoller:
         finally:
             await response.aclose()
         if response.status >= 500:
-            raise ConnectionError(f"server error {response.status} {response.reason}")
+            why = error_message(body) or response.reason
+            raise ConnectionError(f"server error {response.status} {why}".rstrip())
         if response.status != 200:
-            raise LongPollClosed(response.status, response.reason or "refused")
+            why = error_message(body) or response.reason or "refused"
+            raise LongPollClosed(response.status, why)
         try:
             result = parse_poll_body(body)
         except ValueError as exc:

@@ -58,6 +58,7 @@ from rawpush.client.http import (
     Response,
     SSLArg,
     backoff,
+    error_text,
     parse_url,
     pause,
     request,
@@ -122,8 +123,9 @@ async def open_stream(
                 raise EventSourceClosed(response.status, f"bad redirect: {exc}") from None
             continue
         if response.status != 200:
-            await response.aclose()
-            raise EventSourceClosed(response.status, response.reason or "not OK")
+            # The server's own words (rawpush answers {"error": "..."}).
+            why = await error_text(response)
+            raise EventSourceClosed(response.status, why or "not OK")
         if response.content_type != EVENT_STREAM:
             await response.aclose()
             raise EventSourceClosed(0, f"wrong content type {response.content_type!r}")

@@ -34,6 +34,12 @@ The fallback rules, which no standard fixes:
 - a stream that opened and then ended or broke is resumed from the
   *first* usable transport after ``retry`` seconds (jittered), so a
   client pushed down to long polling by a passing failure goes back up;
+  when the server said how long to wait as it ended the stream (SSE's
+  ``retry:`` field, stretched by 0-25 %; the WebSocket 1001 drain hint
+  ``retry=<ms>``, already spread by the server, see
+  ``rawpush.client.ws_errors``), that wait replaces ``retry``. A rawpush
+  server draining with ``drain_retry_ms`` D so brings back its WebSocket
+  and SSE subscribers alike within 2 D (plus the time to connect);
 - when a whole round fails, the next round waits with capped
   exponential backoff (``retry`` doubled up to ``max_retry``).
 
@@ -103,11 +109,21 @@ class _Refused(Exception):
     """A transport the server will keep refusing (a 4xx or wrong answer)."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Retry:
+    """The wait the server asked for as it ended a stream, in seconds;
+    ``spread``: the server sent every client the same one (jitter it)."""
+
+    seconds: float
+    spread: bool
+
+
 # A session yields ``None`` once it is open, then messages, and a bare
 # ``str`` when the resume point moves without a message (an empty poll
-# answer carries the cursor); it returns when the server ends the stream
-# and raises when it breaks.
-Item = Message | str | None
+# answer carries the cursor), a ``_Retry`` when the server said when to
+# come back; it returns when the server ends the stream and raises when
+# it breaks.
+Item = Message | str | _Retry | None
 Stream = AsyncGenerator[Item, None]
 Session = Callable[[URL, str | None], Stream]
 
@@ -153,6 +169,8 @@ async def _ws_session(base: URL, resume: str | None, opts: _Options) -> Stream:
             message = _ws_message(frame, last)
             last = last if message.gap else message.id
             yield message
+        if ws.retry_after is not None:
+            yield _Retry(ws.retry_after, spread=False)
     finally:
         await ws.close()
 
@@ -178,6 +196,8 @@ async def _sse_session(base: URL, resume: str | None, opts: _Options) -> Stream:
                     yield Message(event.id or "", GAP_EVENT, "", "sse", gap=True)
                 else:
                     yield Message(event.id or "", name, event.data, "sse")
+        if decoder.retry is not None:
+            yield _Retry(decoder.retry / 1000, spread=True)
     finally:
         response.close()
 
@@ -288,6 +308,7 @@ async def subscribe(
     failures = 0
     while True:
         opened = False
+        hint: _Retry | None = None
         for name in transports:
             if name in refused:
                 continue
@@ -299,6 +320,8 @@ async def subscribe(
                         failures = 0
                     elif isinstance(item, str):
                         resume = floor = item
+                    elif isinstance(item, _Retry):
+                        hint = item
                     elif item.gap:
                         # The server could not place our id (or lost events
                         # after it): what follows starts from its own head.
@@ -320,4 +343,10 @@ async def subscribe(
             raise SubscribeError(refused)
         if not opened:
             failures += 1
-        await asyncio.sleep(backoff(retry, failures, max_retry))
+        if hint is None:
+            delay = backoff(retry, failures, max_retry)
+        elif hint.spread:
+            delay = backoff(min(hint.seconds, max_retry), 0, max_retry)
+        else:
+            delay = min(hint.seconds, max_retry)
+        await asyncio.sleep(delay)

@@ -30,6 +30,7 @@ from rawpush.client.ws_errors import (
     ConnectionClosedOK,
     InvalidHandshake,
     InvalidURI,
+    retry_hint,
 )
 from rawpush.client.ws_protocol import Message, WebSocketClient
 from rawpush.proto.ws.config import WSConfig
@@ -47,6 +48,7 @@ __all__ = [
     "WebSocketClient",
     "connect",
     "parse_uri",
+    "retry_hint",
 ]
 
 

@@ -7,9 +7,21 @@ error, a keepalive timeout, a TCP connection lost without a Close frame:
 1006, section 7.1.5). ``InvalidHandshake`` is a refused upgrade and carries
 the HTTP status the server answered (section 4.1: the client fails the
 connection on anything but a valid 101).
+
+The drain hint: a rawpush server that shuts down closes each WebSocket
+with 1001 and the reason ``"server shutting down; retry=<ms>"``, where
+``<ms>`` is how long this client should wait before reconnecting, in
+milliseconds, jittered per connection by the server (between
+``drain_retry_ms`` and twice that) so that its clients do not all come
+back in the same instant. RFC 6455 section 7.1.6 makes the reason free
+UTF-8 text; ``retry=<digits>`` as a ``;``-separated item of it is rawpush's
+convention, the WebSocket counterpart of SSE's ``retry:`` field.
+``ConnectionClosed.retry_after`` reads it (seconds, or None).
 """
 
 from __future__ import annotations
+
+import re
 
 from rawpush.proto.errors import HandshakeError, RawpushError
 from rawpush.proto.ws.handshake_client import HandshakeResponse
@@ -21,7 +33,20 @@ __all__ = [
     "InvalidHandshake",
     "InvalidURI",
     "closed_error",
+    "retry_hint",
 ]
+
+_RETRY_ITEM = re.compile(r"retry=([0-9]{1,9})")
+
+
+def retry_hint(reason: str) -> float | None:
+    """The drain hint in a close reason, in seconds (see the module
+    docstring); None when the reason carries none."""
+    for item in reason.split(";"):
+        match = _RETRY_ITEM.fullmatch(item.strip())
+        if match:
+            return int(match.group(1)) / 1000
+    return None
 
 
 class ConnectionClosed(RawpushError):
@@ -37,6 +62,12 @@ class ConnectionClosed(RawpushError):
         super().__init__(f"connection closed: {code} {reason}".rstrip())
         self.code = code
         self.reason = reason
+
+    @property
+    def retry_after(self) -> float | None:
+        """Seconds the server asked us to wait before reconnecting (its
+        drain hint), or None."""
+        return retry_hint(self.reason)
 
 
 class ConnectionClosedOK(ConnectionClosed):

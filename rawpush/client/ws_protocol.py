@@ -26,7 +26,7 @@ import collections
 import os
 from collections.abc import AsyncIterator
 
-from rawpush.client.ws_errors import ConnectionClosed, InvalidHandshake, closed_error
+from rawpush.client.ws_errors import ConnectionClosed, InvalidHandshake, closed_error, retry_hint
 from rawpush.proto.errors import HandshakeError, WebSocketError, WebSocketLocalError
 from rawpush.proto.ws.config import WSConfig
 from rawpush.proto.ws.connection import ClientConnection
@@ -105,6 +105,14 @@ class WebSocketClient(asyncio.Protocol):
     def close_reason(self) -> str | None:
         """The reason that came with ``close_code``; None while open."""
         return self._close_reason if self._closed.done() else None
+
+    @property
+    def retry_after(self) -> float | None:
+        """Once closed: the seconds the server asked us to wait before
+        reconnecting (its 1001 drain hint, see ``rawpush.client.ws_errors``),
+        or None."""
+        reason = self.close_reason
+        return None if reason is None else retry_hint(reason)
 
     @property
     def state(self) -> State:

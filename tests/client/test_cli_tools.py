@@ -96,8 +96,9 @@ async def test_publish_http_prints_id_and_uses_event_and_token() -> None:
         await interrupt(proc)
         refused = await finish(await rawpush("publish", url, "x", "--token", "wrong"))
     assert json.loads(lines[0]) == {"id": ident, "event": "greet", "data": "hello"}
-    assert refused[0] == 1
-    assert refused[2].startswith("rawpush: 40") and "Traceback" not in refused[2]
+    assert refused[0] == 4  # Exit.REFUSED
+    assert refused[2].startswith(f"rawpush: publish to {url}: 40"), refused[2]
+    assert refused[2].count("\n") == 1 and "Traceback" not in refused[2]
 
 
 async def test_publish_over_websocket_prints_the_id() -> None:
@@ -114,12 +115,12 @@ async def test_publish_over_websocket_prints_the_id() -> None:
 
 async def test_bad_url_is_one_clean_line() -> None:
     code, _, err = await finish(await rawpush("tail", "ftp://example.com/x"))
-    assert code == 1
-    assert err.startswith("rawpush: unsupported URL scheme") and "Traceback" not in err
+    assert code == 2  # Exit.USAGE
+    assert err.startswith("rawpush: bad URL: unsupported URL scheme") and "Traceback" not in err
 
 
 def test_cli_loop_hides_only_the_311_connect_race(caplog: pytest.LogCaptureFixture) -> None:
-    from rawpush.cli.tools import _quiet_connect_race
+    from rawpush.cli.runner import _quiet_connect_race
 
     loop = asyncio.new_event_loop()
     try:
