@@ -218,7 +218,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "rawpush_http_responses_total": ("status", "HTTP answers by status code"),
     "rawpush_channels": ("", "channels the hub knows"),
     "rawpush_rate_limited_total": ("what", "refusals by `--publish-rate` or `--ws-publish-rate`"),
-    "rawpush_auth_refused_total": ("status", "401 and 403 answers (and WebSocket 1008 refusals)"),
+    "rawpush_auth_refused_total": ("status", "401 and 403 answers"),
     "rawpush_backplane_lost_live_total": (
         "",
         "this node's Redis reader fell behind the stream's trim: its clients got a gap",
@@ -228,7 +228,12 @@ LABELS: dict[str, tuple[str, str]] = {
 
 
 def _label_values(label: str) -> list[str]:
-    """Values a label takes, found in the source (for ``reason`` and ``what``)."""
+    """Values a label takes: the transports' registry for ``transport``,
+    the calls in the source for ``reason`` and ``what``."""
+    if label == "transport":
+        from rawpush.server import transports
+
+        return list(transports.LABELS)
     patterns = {
         "reason": r"\.disconnect\(\s*\"([a-z_]+)\"",
         "what": r"\(\(\"what\", \"([a-z_]+)\"\),\)",
@@ -252,8 +257,9 @@ def render_metrics() -> str:
         "",
         "`GET /metrics` answers in the Prometheus text format (protect it with",
         "`--metrics-token`). Generated from `rawpush.server.metrics.METRICS`.",
-        "Label values of `reason` and `what` are those the code can emit; `transport`",
-        "is one of the transport names (`ws`, `sse`, `poll`, `publish`, ...).",
+        "Label values are those the code can emit: `transport` from the transports'",
+        "registry (`http` covers a connection between requests, publishes and tickets),",
+        "`reason` and `what` from the calls that count them.",
         "",
         "| metric | type | labels | what it counts | read it as |",
         "|---|---|---|---|---|",

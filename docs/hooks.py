@@ -21,7 +21,7 @@ import gen_reference  # noqa: E402
 
 
 def on_files(files: Any, config: Any) -> Any:
-    from mkdocs.structure.files import File
+    from mkdocs.structure.files import File  # type: ignore[import-not-found, unused-ignore]
 
     for src_uri, content in {**gen_reference.pages(), **gen_pages.pages()}.items():
         files.append(File.generated(config, src_uri, content=content))
