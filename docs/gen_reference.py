@@ -68,7 +68,7 @@ class Row:
 
     @property
     def anchor(self) -> str:
-        return slug(f"req {self.spec} {self.section} {self.requirement[:40]}")
+        return slug(f"req {self.spec} {self.section} {self.requirement[:64]}")
 
 
 def slug(text: str) -> str:
@@ -130,6 +130,10 @@ def render_requirements(rows: list[Row]) -> str:
     for row in rows:
         by_spec[row.spec].append(row)
     tests = {t for row in rows for t in row.tests}
+    anchors = Counter(row.anchor for row in rows)
+    twice = [a for a, n in anchors.items() if n > 1]
+    if twice:
+        raise ValueError(f"requirements.csv: rows too alike to link to apart: {twice}")
     out = [
         "# Protocol requirements",
         "",

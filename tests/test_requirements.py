@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import importlib
 import os
+import re
 import subprocess
 import sys
 from functools import cache
@@ -50,7 +51,8 @@ COLLECT = ("-m", "pytest", "--collect-only", "-q", "-o", "addopts=", "-p", "no:c
 
 
 def _row_id(row: dict[str, str]) -> str:
-    return f"{row['spec']}-{row['section']}-{row['requirement'][:30]}"
+    text = f"{row['spec']} {row['section']} {row['requirement'][:30]}"
+    return re.sub(r"[^A-Za-z0-9.]+", "_", text).strip("_")
 
 
 @cache
