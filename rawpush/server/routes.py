@@ -8,21 +8,26 @@ Choices where the protocols are silent: routing reads the raw path, never
 a percent-decoded one, so ``/publish%2Fa`` is not ``/publish/a`` (RFC 3986
 section 2.2: an encoded ``/`` is data, not a separator), and channel names
 (1-128 characters of ``[A-Za-z0-9._:-]``) never need decoding; ``HEAD`` is
-answered for ``/``, ``/healthz``, ``/metrics`` and ``/sse/…`` (headers
-only, no subscription); a channel name the hub refuses is 400 whatever the
-method; a wrong method is 405 with ``Allow`` (RFC 9110 section 15.5.6); a
-preflight from an origin outside ``allowed_origins`` is 403.
+answered for ``/``, ``/healthz``, ``/readyz``, ``/metrics`` and ``/sse/…``
+(headers only, no subscription); ``/healthz`` says the process serves,
+``/readyz`` that it can also reach its backplane's store (one read of it,
+so a memory hub is always ready and a Redis hub only while Redis answers;
+503 with the reason otherwise, and while draining); a channel name the
+hub refuses is 400 whatever the method; a wrong method is 405 with
+``Allow`` (RFC 9110 section 15.5.6); a preflight from an origin outside
+``allowed_origins`` is 403.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 
 from rawpush.hub import HubError, validate_channel
 from rawpush.proto.errors import HTTPError
 from rawpush.proto.http import Request
 from rawpush.server import security
-from rawpush.server.answers import Answer, Refusal, Reply
+from rawpush.server.answers import Answer, Deferred, Refusal, Reply
 from rawpush.server.context import Context
 from rawpush.server.responses import cors
 from rawpush.server.transports import ECHO, REGISTRY, Transport
@@ -31,18 +36,36 @@ _PAGE_METHODS = ("GET", "HEAD")
 _METRICS_TYPE = ("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 _HTML_TYPE = ("Content-Type", "text/html; charset=utf-8")
 _NO_STORE = ("Cache-Control", "no-store")
+_TEXT_TYPE = ("Content-Type", "text/plain; charset=utf-8")
+#: what /readyz reads: the newest id of a channel nobody uses, one round
+#: trip to the backplane's store that creates nothing
+_PROBE_CHANNEL = "rawpush:readyz"
+_READY_TIMEOUT = 5.0
 # What a cross-origin page may send: Authorization for publish tokens,
 # Last-Event-ID for SSE resume, Content-Type for a text/plain publish.
 _PREFLIGHT_HEADERS = "Authorization, Content-Type, Last-Event-ID"
 
 
-def _page(ctx: Context, path: str) -> Reply:
+async def _ready(ctx: Context) -> Reply:
+    if ctx.draining:
+        return Reply(503, [_TEXT_TYPE, _NO_STORE], b"draining\n")
+    try:
+        async with asyncio.timeout(_READY_TIMEOUT):
+            await ctx.hub.latest_id(_PROBE_CHANNEL)
+    except (HubError, OSError) as exc:  # TimeoutError included
+        return Reply(503, [_TEXT_TYPE, _NO_STORE], f"not ready: {exc}\n".encode())
+    return Reply(200, [_TEXT_TYPE, _NO_STORE], b"ready\n")
+
+
+def _page(ctx: Context, path: str) -> Reply | Deferred:
     if path == "/":
         return Reply(200, [_HTML_TYPE], ctx.index_html)
     if path == "/healthz":
         if ctx.draining:
-            return Reply(503, [_NO_STORE], b"draining\n")
-        return Reply(200, [_NO_STORE], b"ok\n")
+            return Reply(503, [_TEXT_TYPE, _NO_STORE], b"draining\n")
+        return Reply(200, [_TEXT_TYPE, _NO_STORE], b"ok\n")
+    if path == "/readyz":
+        return Deferred(_ready(ctx), cancel_on_eof=True)
     text = ctx.metrics.render().encode("utf-8")
     return Reply(200, [_METRICS_TYPE, _NO_STORE], text)
 
@@ -78,7 +101,7 @@ def dispatch(ctx: Context, request: Request, peer: tuple[str, int] | None = None
     authorization and per-address limits."""
     path = request.path
     method = request.method
-    if path in ("/", "/healthz", "/metrics") and not ctx.echo_only:
+    if path in ("/", "/healthz", "/readyz", "/metrics") and not ctx.echo_only:
         if method not in _PAGE_METHODS:
             return _not_allowed(method, _PAGE_METHODS)
         if path == "/metrics" and not _metrics_allowed(ctx, request):
