@@ -8,8 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import rawpush
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,12 +40,6 @@ def test_the_package_ships_py_typed() -> None:
     assert (Path(rawpush.__file__).parent / "py.typed").is_file()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="setuptools' default (strict) editable install hides rawpush from type checkers; "
-    "the README's install needs --config-settings editable_mode=compat (or pyproject's build "
-    "backend changed) for mypy in a user's project to find it",
-)
 def test_mypy_strict_on_a_user_script_finds_rawpush(tmp_path: Path) -> None:
     script = tmp_path / "user.py"
     script.write_text(_USER_SCRIPT)

@@ -333,7 +333,7 @@ def test_cli_a_bad_value_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[st
     for flags in (("--port", "70000"), ("--max-frame-size", "3"), ("--history", "-1")):
         assert run_serve(serve_args(*flags)) == 2
         err = capsys.readouterr().err
-        assert err.startswith("rawpush serve: error: ") and err.count("\n") == 1, err
+        assert err.startswith("rawpush: serve: ") and err.count("\n") == 1, err
 
 
 # -- the package's names ------------------------------------------------------------
