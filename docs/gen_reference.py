@@ -141,7 +141,7 @@ def render_requirements(rows: list[Row]) -> str:
         "out and the tests that check it. **CHOICE** rows are decisions rawpush makes",
         "where the spec leaves room (which status code, what to tell a client that",
         "missed events). The table is generated from",
-        "[`docs/requirements.csv`](https://github.com/rawpush/rawpush/blob/main/docs/requirements.csv)",
+        "[`docs/requirements.csv`](../requirements.csv)",
         "(columns `spec,section,level,requirement,code,tests`), which tools can read;",
         "`tests/test_requirements.py` fails when a row has no test, names a test",
         "that does not exist, or names code that does not import.",
