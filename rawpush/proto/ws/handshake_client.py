@@ -249,6 +249,11 @@ class ClientHandshake:
             if isinstance(event, h11.Response):
                 self._end_head()
                 self._refusal = event
+                if event.status_code < 300:
+                    # A 2xx answered the upgrade as a plain request (an
+                    # event stream, say): its body may never end, and the
+                    # status alone says the handshake failed (section 4.1).
+                    self._refuse()
             elif isinstance(event, h11.Data):
                 self._body += event.data
                 if len(self._body) > self._max_body_bytes:

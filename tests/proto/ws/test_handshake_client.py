@@ -517,3 +517,18 @@ def test_4_1_extension_offers_the_client_cannot_write_are_local_errors() -> None
         client(deflate=DeflateParams(), extra_headers=[(EXT, "permessage-deflate")])
     with pytest.raises(LocalProtocolError):
         offering("permessage-deflate;")
+
+
+def test_4_1_a_2xx_answer_fails_at_its_head_without_waiting_for_the_body() -> None:
+    # An upgrade to an event-stream path: the server answers 200 and streams
+    # forever. The head alone says the handshake failed (section 4.1).
+    stream = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n5\r\n: hi\n\r\n"
+    )
+    error = fail(stream)
+    assert error.status == 200
+    hs = client()
+    assert hs.receive_data(stream[:20]) is None  # the head is not in yet
+    with pytest.raises(HandshakeError):
+        hs.receive_data(stream[20:])
