@@ -174,6 +174,11 @@ class ServerConfig:
     #: bytes in a transport's write buffer at which the server stops
     #: writing to it and queues instead (default 64 KiB)
     write_high_water: int = 64 * 1024
+    #: the kernel send buffer of a subscriber's socket (SO_SNDBUF, bytes;
+    #: Linux doubles it for its own bookkeeping); what does not fit waits in
+    #: the bounded outbox instead. Default 128 KiB; None keeps the system's
+    #: autotuning (up to 4 MiB per socket, pinned by a reader that stops)
+    subscriber_sndbuf: int | None = 128 * 1024
     #: bytes the write buffer must fall to before queued events flow again
     #: (default 16 KiB; at most ``write_high_water``)
     write_low_water: int = 16 * 1024
@@ -363,6 +368,9 @@ class ServerConfig:
         for name in ("ws_publish_burst", "publish_burst"):
             if not _is_int(getattr(self, name)) or getattr(self, name) < 1:
                 self._fail(name, "must be an int >= 1")
+        sndbuf = self.subscriber_sndbuf
+        if sndbuf is not None and (not _is_int(sndbuf) or sndbuf < 4096):
+            self._fail("subscriber_sndbuf", "must be an int >= 4096 (bytes) or None")
         limit = self.max_connections_per_address
         if limit is not None and (not _is_int(limit) or limit < 1):
             self._fail("max_connections_per_address", "must be an int >= 1 or None")

@@ -26,6 +26,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
+import struct
 from collections.abc import Callable
 
 from rawpush.proto.chunked import LAST_CHUNK
@@ -44,6 +46,8 @@ logger = logging.getLogger("rawpush.server")
 # make the kernel answer with a reset that destroys the response (RFC 9112
 # section 9.6, "lingering close").
 _LINGER = 2.0
+#: SO_LINGER on, with a zero timeout: close() sends a reset and frees the buffers
+_LINGER_RESET = struct.pack("ii", 1, 0)
 
 # Built once: what every connection over the limit gets, before it sent
 # anything (RFC 9110 section 15.6.4; Retry-After, section 10.2.3).
@@ -176,6 +180,7 @@ class HTTPProtocol(asyncio.Protocol):
         self.fold_counters()
         ctx.connections.discard(self)
         if self._counted:
+            self._counted = False  # out of every gauge from here on
             ctx.accepted -= 1
             ctx.metrics.inc("rawpush_connections", self._labels, -1)
             if ctx.per_address is not None:
@@ -261,23 +266,36 @@ class HTTPProtocol(asyncio.Protocol):
 
     def abort(self) -> None:
         self._cancel_timer()
-        if self.transport is not None:
-            self.transport.abort()
+        transport = self.transport
+        if transport is not None:
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                # A reset, not a FIN: the kernel frees the socket's buffers
+                # now instead of keeping an orphan in FIN-WAIT-1 with what a
+                # dead reader never took.
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+            transport.abort()
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> asyncio.TimerHandle:
         return asyncio.get_running_loop().call_later(delay, callback)
 
     # -- counters -------------------------------------------------------------------
 
-    def set_kind(self, kind: str) -> None:
-        """Count this connection under another transport in /metrics."""
+    def set_kind(self, kind: str, *, new: bool = True) -> None:
+        """Count this connection under another transport in /metrics;
+        ``new`` counts it as a connection of that transport too (not when
+        it merely goes back to "http" between two requests)."""
         self.fold_counters()  # what was counted so far belongs to the old label
         metrics = self.ctx.metrics
-        metrics.inc("rawpush_connections", self._labels, -1)
+        if self._counted:  # a connection already lost is in no gauge
+            metrics.inc("rawpush_connections", self._labels, -1)
         self.kind = kind
         self._labels = labels(kind)
-        metrics.inc("rawpush_connections", self._labels)
-        metrics.inc("rawpush_connections_total", self._labels)
+        if self._counted:
+            metrics.inc("rawpush_connections", self._labels)
+            if new:
+                metrics.inc("rawpush_connections_total", self._labels)
 
     def fold_counters(self) -> None:
         """Move this connection's counts into the metrics (see __init__)."""
@@ -295,6 +313,20 @@ class HTTPProtocol(asyncio.Protocol):
         if self.messages_out:
             metrics.inc("rawpush_messages_out_total", labels, self.messages_out)
             self.messages_out = 0
+
+    def _cap_send_buffer(self) -> None:
+        """A subscriber's socket keeps at most ``subscriber_sndbuf`` in the
+        kernel: beyond it, events wait in the outbox, where they are counted
+        and bounded; a reader that stops cannot pin megabytes of kernel
+        memory the outbox never sees (Linux reserves up to 4 MiB otherwise)."""
+        size = self.ctx.config.subscriber_sndbuf
+        transport = self.transport
+        if size is None or transport is None:
+            return
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
 
     def _release_http(self) -> None:
         """A session owns the connection for good (after a 101, or once an
@@ -345,6 +377,7 @@ class HTTPProtocol(asyncio.Protocol):
 
     def _install(self, takeover: Takeover) -> None:
         # Only the host installs sessions: the route said what to build.
+        self._cap_send_buffer()
         session = takeover.open(self)
         self.session = session
         self.set_kind(takeover.kind)
@@ -354,7 +387,7 @@ class HTTPProtocol(asyncio.Protocol):
         self._task = None
         self._buffered = 0
         if self.kind != "http" and self.session is None:
-            self.set_kind("http")  # between requests again
+            self.set_kind("http", new=False)  # between requests again
         if self.transport is None or self.transport.is_closing():
             return
         if task.cancelled():

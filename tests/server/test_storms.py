@@ -1,0 +1,78 @@
+"""Calm under churn and dead readers, seen from the wire: exact gauges
+when long polls end in a reset, kernel buffers bounded per subscriber, and
+a cut-off connection ended with a reset that frees its buffers."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+
+from rawpush.server.app import Server
+from rawpush.server.protocol import HTTPProtocol
+from tests.server.conftest import MakeServer
+from tests.server.support import WAIT, eventually, metric, open_sse
+
+_RESET = struct.pack("ii", 1, 0)
+_POLL = b"GET /poll/churn?cursor=0-0&timeout=30 HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def _hosts(server: Server) -> list[HTTPProtocol]:
+    assert server._ctx is not None
+    return [c for c in server._ctx.connections if isinstance(c, HTTPProtocol)]
+
+
+async def test_gauges_are_exact_when_long_polls_end_in_a_reset(server: Server) -> None:
+    n = 20
+    loop = asyncio.get_running_loop()
+    socks = []
+    for _ in range(n):
+        sock = socket.socket()
+        sock.setblocking(False)
+        await loop.sock_connect(sock, ("127.0.0.1", server.port))
+        await loop.sock_sendall(sock, _POLL)
+        socks.append(sock)
+    await eventually(lambda: metric(server, 'rawpush_connections{transport="poll"}') == n)
+    for sock in socks:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
+        sock.close()  # a reset, as a phone that loses its network sends
+    await eventually(lambda: not _hosts(server))
+    await asyncio.sleep(0)  # let the cancelled polls finish their callbacks
+    assert metric(server, 'rawpush_connections{transport="poll"}') == 0
+    assert metric(server, 'rawpush_connections{transport="http"}') == 0
+    # Each connection is counted once as http and once as a long poll.
+    assert metric(server, 'rawpush_connections_total{transport="http"}') == n
+    assert metric(server, 'rawpush_connections_total{transport="poll"}') == n
+
+
+async def test_a_subscriber_socket_keeps_a_bounded_kernel_send_buffer(
+    make_server: MakeServer,
+) -> None:
+    server = await make_server(subscriber_sndbuf=64 * 1024)
+    stream = await open_sse(server.port, "/sse/k")
+    try:
+        await eventually(lambda: bool(_hosts(server)) and _hosts(server)[0].session is not None)
+        [host] = _hosts(server)
+        assert host.transport is not None
+        sock = host.transport.get_extra_info("socket")
+        # Linux doubles the value for its bookkeeping.
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) <= 2 * 64 * 1024
+    finally:
+        stream.close()
+
+
+async def test_an_aborted_subscriber_gets_a_reset_not_a_lingering_close(server: Server) -> None:
+    stream = await open_sse(server.port, "/sse/cut")
+    await eventually(lambda: bool(_hosts(server)) and _hosts(server)[0].session is not None)
+    [host] = _hosts(server)
+    host.abort()  # what overflow and a write stall do to a dead reader
+    try:
+        async with asyncio.timeout(WAIT):
+            while await stream.reader.read(65536):
+                pass
+        reset = False
+    except ConnectionResetError:
+        reset = True
+    finally:
+        stream.close()
+    assert reset
