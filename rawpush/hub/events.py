@@ -26,11 +26,26 @@ _MAX_EVENT_NAME = 128
 
 
 def validate_channel(channel: str) -> str:
-    """Return ``channel`` if it is 1-128 chars of ``[A-Za-z0-9._:-]``."""
+    """Return ``channel`` if it is 1-128 chars of ``[A-Za-z0-9._:-]``, not only dots.
+
+    A name made only of dots (``.``, ``..``, ...) is refused: in a URL path
+    ``.`` and ``..`` are dot segments that clients and proxies remove before
+    the request is sent (RFC 3986 section 5.2.4; WHATWG URL "single-dot" and
+    "double-dot" path segments, which include ``%2e`` spellings), so such a
+    channel could be published to but never subscribed to from a browser.
+    Longer runs of dots are refused with them, so the rule stays one line.
+    The server routes on the raw path, and ``%`` is not a channel character,
+    so a percent-encoded dot never reaches this check as a dot.
+    """
     if not isinstance(channel, str) or _CHANNEL_RE.fullmatch(channel) is None:
         shown = channel[:64] if isinstance(channel, str) else channel
         raise InvalidChannel(
             f"invalid channel name {shown!r}: expected 1-128 characters of [A-Za-z0-9._:-]"
+        )
+    if not channel.strip("."):
+        raise InvalidChannel(
+            f"invalid channel name {channel[:64]!r}: a name made only of dots is a URL "
+            "dot segment, removed by clients before the request is sent"
         )
     return channel
 
