@@ -22,6 +22,7 @@ drain look like on its wire, and what it does with bytes from the client.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from typing import Any
 
@@ -29,10 +30,19 @@ from rawpush.auth import Action, Grant
 from rawpush.hub import HubError, HubEvent, Subscription
 from rawpush.proto.errors import HTTPError
 from rawpush.proto.http import Headers
+from rawpush.server.config import ServerConfig
 from rawpush.server.host import Host
 from rawpush.server.metrics import Labels
 from rawpush.server.outbox import Outbox
 from rawpush.server.security import Caller, admit
+
+
+def retry_delay_ms(config: ServerConfig) -> int:
+    """When a client should come back after a drain or a refusal: a delay
+    drawn per connection from ``drain_retry_ms`` to twice that, so that the
+    clients of a node do not all return in the same instant."""
+    base = config.drain_retry_ms
+    return base + random.randint(0, base)
 
 
 class StreamSession:
@@ -136,6 +146,13 @@ class StreamSession:
         the transport tells a client to come back with a new one."""
         raise NotImplementedError
 
+    def _unavailable(self, exc: HubError, head: Headers) -> None:
+        """The hub could not subscribe now (a busy or lost backplane): tell
+        the client to come back, after a delay spread over the drain window
+        so that a crowd does not return at once."""
+        seconds = max(1, round(retry_delay_ms(self.host.ctx.config) / 1000))
+        self.host.refuse(HTTPError(str(exc), 503, (("Retry-After", str(seconds)),)))
+
     def _keeps_caller(self) -> bool:
         """Whether the session asks again later (a WebSocket publishing)."""
         return False
@@ -174,7 +191,10 @@ class StreamSession:
         except HubError as exc:
             self._ended = True
             self._teardown()
-            host.refuse(HTTPError(str(exc), exc.status))
+            if exc.status == 503:
+                self._unavailable(exc, head)
+            else:
+                host.refuse(HTTPError(str(exc), exc.status))
             return
         self.sub = sub
         if self._ended:

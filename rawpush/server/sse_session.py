@@ -38,7 +38,7 @@ from rawpush.server.host import Framing, Host
 from rawpush.server.metrics import labels
 from rawpush.server.responses import cors
 from rawpush.server.security import Caller
-from rawpush.server.session import StreamSession
+from rawpush.server.session import StreamSession, retry_delay_ms
 
 _HEARTBEAT = encode_comment()
 
@@ -116,10 +116,24 @@ class SSESession(StreamSession):
         self._goodbye()
 
     def _goodbye(self) -> None:
-        retry = encode_retry(self.host.ctx.config.drain_retry_ms)
+        # Spread per connection, so a drained node's clients come back over
+        # a window, not as one wave.
+        retry = encode_retry(retry_delay_ms(self.host.ctx.config))
         self.host.write(self._frame(retry))
         self.host.end_stream()
         self._end(abort=False)
+
+    def _unavailable(self, exc: HubError, head: Headers) -> None:
+        # An EventSource never reconnects after a non-200 answer (WHATWG
+        # HTML 9.2.3), so a 503 would lose the browser for good: a 200 that
+        # says when to come back, and ends, is what it recovers from.
+        host = self.host
+        host.disconnect("backplane_busy")
+        if host.open_stream(200, head) is Framing.RAW:
+            self.chunked = False
+        host.write(self._frame(encode_retry(retry_delay_ms(host.ctx.config))))
+        host.end_stream()
+        host.close()
     def _cancel_timers(self) -> None:
         for timer in (self._beat, self._stall):
             if timer is not None:

@@ -32,7 +32,6 @@ followed the request (RFC 9110 section 7.8: never drop them).
 from __future__ import annotations
 
 import asyncio
-import random
 from collections import deque
 
 from rawpush.auth import CLOSE_TOKEN_EXPIRED, Action, AuthError, RequestInfo, TokenBucket
@@ -48,7 +47,7 @@ from rawpush.server.encoding import WS_GAP, WS_KEY, ws_frame
 from rawpush.server.host import Host
 from rawpush.server.metrics import labels
 from rawpush.server.security import Caller, allowed
-from rawpush.server.session import StreamSession
+from rawpush.server.session import StreamSession, retry_delay_ms
 from rawpush.ws import (
     Binary,
     Close,
@@ -192,8 +191,7 @@ class WSSession(StreamSession):
         # when to come back, spread per connection over drain_retry_ms to
         # twice that so that thousands do not return in the same instant.
         # rawpush's clients read it (rawpush.client.ws_errors.retry_hint).
-        base = self.host.ctx.config.drain_retry_ms
-        delay = base + random.randint(0, base)
+        delay = retry_delay_ms(self.host.ctx.config)
         self.close(CloseCode.GOING_AWAY, f"server shutting down; retry={delay}")
 
     def _expired(self) -> None:

@@ -278,7 +278,7 @@ async def test_max_connections_counts_exchanges() -> None:
     await app.shutdown()
     async with asyncio.timeout(WAIT):
         await task
-    assert b"retry: 1000\n" in body_of(first)
+    assert b"retry: " in body_of(first)  # the drain hint (spread over 1000 .. 2000 ms)
 
 
 

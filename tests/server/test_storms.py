@@ -8,12 +8,21 @@ import asyncio
 import socket
 import struct
 
+import pytest
+
+from rawpush.hub import HubError
 from rawpush.server.app import Server
 from rawpush.server.protocol import HTTPProtocol
-from tests.server.conftest import MakeServer
-from tests.server.support import WAIT, eventually, metric, open_sse
+from tests.server.conftest import FAST, MakeServer
+from tests.server.support import WAIT, eventually, metric, open_sse, request
 
 _RESET = struct.pack("ii", 1, 0)
+_UPGRADE = [
+    ("Upgrade", "websocket"),
+    ("Connection", "Upgrade"),
+    ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+    ("Sec-WebSocket-Version", "13"),
+]
 _POLL = b"GET /poll/churn?cursor=0-0&timeout=30 HTTP/1.1\r\nHost: x\r\n\r\n"
 
 
@@ -76,3 +85,29 @@ async def test_an_aborted_subscriber_gets_a_reset_not_a_lingering_close(server: 
     finally:
         stream.close()
     assert reset
+
+
+async def test_9_2_3_a_busy_backplane_tells_an_eventsource_to_come_back(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # WHATWG HTML 9.2.3: an EventSource gives up for good on any non-200
+    # answer, so a transient refusal is a 200 that ends with a retry hint.
+    class Busy(HubError):
+        status = 503  # as the Redis backplane says "Redis unavailable"
+
+    async def busy(*args: object, **kwargs: object) -> None:
+        raise Busy("the store is busy")
+
+    monkeypatch.setattr(server.hub, "subscribe", busy)
+    stream = await open_sse(server.port, "/sse/busy")
+    try:
+        assert stream.status == 200
+        await stream.rest()
+        retry = int(bytes(stream.raw).split(b"retry: ")[1].split(b"\n")[0])
+        base = FAST.drain_retry_ms
+        assert base <= retry <= 2 * base  # spread per connection
+    finally:
+        stream.close()
+    # A WebSocket client can read a status: 503 with Retry-After.
+    answer = await request(server.port, "GET", "/ws/busy", _UPGRADE)
+    assert answer.status == 503 and int(answer.headers["retry-after"]) >= 1
