@@ -92,7 +92,10 @@ def _commands() -> list[str]:
 
 PYTHON = _blocks("python")
 COMMANDS = _commands()
-RAWPUSH = str(Path(sys.executable).with_name("rawpush"))
+# The console script the install made, as a user runs it (next to the
+# interpreter in a venv); else the same entry point through -m.
+_SCRIPT = Path(sys.executable).with_name("rawpush")
+RAWPUSH = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "rawpush"]
 
 
 def _free_port() -> int:
@@ -106,7 +109,7 @@ def _free_port() -> int:
 def live() -> Iterator[int]:
     """A `rawpush serve` on a free port; yields the port."""
     proc = subprocess.Popen(
-        [RAWPUSH, "serve", "--port", "0"], stderr=subprocess.PIPE, text=True
+        [*RAWPUSH, "serve", "--port", "0"], stderr=subprocess.PIPE, text=True
     )  # fmt: skip
     assert proc.stderr is not None
     try:
@@ -172,16 +175,28 @@ async def _finish(proc: asyncio.subprocess.Process, sig: int | None = None) -> t
 
 
 async def _run_sans_io_server(code: str) -> None:
-    port = _free_port()
-    proc = await _start(sys.executable, "-u", "-c", code.replace("9000", str(port)))
-    try:
-        await _line(proc.stdout, rf"ws://127\.0\.0\.1:{port}/")
-        async with asyncio.timeout(WAIT), connect(f"ws://127.0.0.1:{port}/") as ws:
-            await ws.send("hello")
-            assert await ws.recv() == "HELLO"
-    finally:
-        await _finish(proc)
-    assert proc.returncode == 0
+    for refused in (False, True):
+        port = _free_port()
+        proc = await _start(sys.executable, "-u", "-c", code.replace("9000", str(port)))
+        try:
+            await _line(proc.stdout, rf"ws://127\.0\.0\.1:{port}/")
+            if refused:
+                # Plain HTTP, no upgrade: the handshake's refusal goes out (RFC 6455
+                # section 4.2.2: 426 names the protocol this endpoint speaks).
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                async with asyncio.timeout(WAIT):
+                    head = await reader.readline()
+                writer.close()
+                await writer.wait_closed()
+                assert head.startswith(b"HTTP/1.1 426 "), head
+            else:
+                async with asyncio.timeout(WAIT), connect(f"ws://127.0.0.1:{port}/") as ws:
+                    await ws.send("hello")
+                    assert await ws.recv() == "HELLO"
+        finally:
+            await _finish(proc)
+        assert proc.returncode == (1 if refused else 0)
 
 
 async def _run_asgi_app(code: str) -> None:
@@ -259,17 +274,30 @@ async def _run_echo(argv: list[str]) -> None:
 @pytest.mark.parametrize("line", COMMANDS, ids=[f"sh-{n}" for n in range(len(COMMANDS))])
 async def test_every_shell_command_runs_as_pasted(line: str, live: int) -> None:
     argv = shlex.split(line.replace("8000", str(live)), comments=True)
-    argv[0] = RAWPUSH
-    if argv[1] == "tail":
+    argv[:1] = RAWPUSH
+    command = argv[len(RAWPUSH)]
+    if command == "tail":
         await _run_tail(argv, live)
-    elif argv[1] == "echo":
+    elif command == "echo":
         await _run_echo(argv)
     else:
-        assert argv[1] == "publish", f"no driver for {line!r}: add one to this test"
+        assert command == "publish", f"no driver for {line!r}: add one to this test"
         proc = await _start(*argv)
         out, _ = await _finish(proc)
         assert proc.returncode == 0
         assert re.fullmatch(r"\S+\n", out), out
+
+
+def test_mypy_strict_on_every_python_block(tmp_path: Path) -> None:
+    # A snippet a user copies into a typed project stays typed, and a renamed
+    # API fails here before a reader finds it.
+    for n, code in enumerate(PYTHON):
+        (tmp_path / f"snippet_{n}.py").write_text(code)
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "."],
+        check=False, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_readme_has_snippets_and_labels_every_fence() -> None:
