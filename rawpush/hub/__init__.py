@@ -13,6 +13,8 @@ from .errors import (
     InvalidChannel,
     InvalidEventName,
     InvalidId,
+    InvalidIdempotencyKey,
+    PublishOutcomeUnknown,
     TooManyChannels,
 )
 from .events import (
@@ -22,6 +24,7 @@ from .events import (
     Replay,
     validate_channel,
     validate_event_name,
+    validate_idempotency_key,
 )
 from .hub import ChannelStats, Hub, HubStats, Subscription
 from .ids import IdGenerator, IdKey, compare_ids, format_id, is_after, parse_id
@@ -42,8 +45,10 @@ __all__ = [
     "InvalidChannel",
     "InvalidEventName",
     "InvalidId",
+    "InvalidIdempotencyKey",
     "Listener",
     "MemoryBackplane",
+    "PublishOutcomeUnknown",
     "Replay",
     "Sink",
     "Subscription",
@@ -54,4 +59,5 @@ __all__ = [
     "parse_id",
     "validate_channel",
     "validate_event_name",
+    "validate_idempotency_key",
 ]

@@ -7,11 +7,17 @@ across processes (id order, history, what was evicted) is here.
 
 Contract
 --------
-- ``append(channel, data, event) -> HubEvent`` assigns the next id of the
-  channel (strictly increasing), stores the event in the bounded history,
-  and hands it to every sink watching the channel. It returns once the
-  event is stored; whether it also waits for delivery is up to the
-  backplane (see below).
+- ``append(channel, data, event, *, idempotency_key=None) -> HubEvent``
+  assigns the next id of the channel (strictly increasing), stores the
+  event in the bounded history, and hands it to every sink watching the
+  channel. It returns once the event is stored; whether it also waits for
+  delivery is up to the backplane (see below). With an
+  ``idempotency_key`` seen on the channel within
+  ``HubConfig.idempotency_window``, it stores nothing and returns the
+  event that key produced (same id), atomically with the check. When the
+  store may have taken the event but did not say so (a timeout after
+  sending), it raises ``PublishOutcomeUnknown``, never the errors that
+  mean "not stored".
 - ``read_since(channel, last_id) -> Replay``: the retained events with an
   id after ``last_id``, and ``gap=True`` exactly when some event after it
   was evicted, or when ``last_id`` is not one this store could have issued
@@ -31,6 +37,14 @@ Contract
 
 In-memory (``MemoryBackplane``)
 -------------------------------
+Channels expire: one with no sink and no append for
+``HubConfig.channel_idle_ttl`` is dropped with its history, and at
+``max_channels`` the least recently used channel without a sink makes room
+for a new one. The largest id a dropped channel issued raises the seed of
+every channel created later, so a cursor from a dropped incarnation is
+before the new channel's seed and reads as a gap, as a cursor from before
+the process does.
+
 One process, so "every node" is this one: ``append`` calls the sinks
 synchronously before returning, then awaits whatever awaitables they
 returned. Ordering is therefore exact, and a ``block`` subscriber slows the
@@ -73,6 +87,7 @@ The Redis Streams mapping (``rawpush.hub.redis.RedisBackplane``)
 from __future__ import annotations
 
 import abc
+from collections import OrderedDict
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 
@@ -80,6 +95,7 @@ from .config import HubConfig
 from .errors import HubClosed, TooManyChannels
 from .events import HubEvent, Listener, Replay
 from .history import History
+from .idempotency import KeyMemory
 from .ids import IdGenerator, IdKey, format_id, parse_id
 
 __all__ = ["Backplane", "HistoryStats", "MemoryBackplane", "Sink"]
@@ -113,8 +129,16 @@ class Backplane(abc.ABC):
     """The shared store a ``Hub`` runs on. See the module docstring."""
 
     @abc.abstractmethod
-    async def append(self, channel: str, data: str, event: str | None = None) -> HubEvent:
-        """Store a new event with the channel's next id and hand it to the sinks."""
+    async def append(
+        self,
+        channel: str,
+        data: str,
+        event: str | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> HubEvent:
+        """Store a new event with the channel's next id and hand it to the sinks;
+        with a key already used on the channel, return that key's event."""
 
     @abc.abstractmethod
     async def read_since(self, channel: str, last_id: str | None) -> Replay:
@@ -159,27 +183,86 @@ class MemoryBackplane(Backplane):
         # birth: a process stopped within this very millisecond issued ids
         # up to (ms, n), and every one of them must read as "before".
         self._born: IdKey = (int(self.config.clock() * 1000) + 1, 0)
+        # What new channels are seeded with: the birth id, raised past every
+        # id of a dropped channel. Per channel, the seed it was created with.
+        self._floor: IdKey = self._born
+        self._seeds: dict[str, IdKey] = {}
+        # Channels with a history and no sink, least recently used first,
+        # with the time they were last used (appended to, or left).
+        self._idle: OrderedDict[str, float] = OrderedDict()
+        cfg = self.config
+        self._keys = KeyMemory(cfg.idempotency_window, cfg.idempotency_keys, cfg.clock)
+
+    def _drop(self, channel: str) -> None:
+        history = self._histories.pop(channel)
+        del self._seeds[channel]
+        self._idle.pop(channel, None)
+        self._floor = max(self._floor, history.ids.last)
+
+    def _sweep(self) -> None:
+        """Drop the channels idle for ``channel_idle_ttl`` (oldest first, so cheap)."""
+        ttl = self.config.channel_idle_ttl
+        if ttl is None:
+            return
+        deadline = self.config.clock() - ttl
+        idle = self._idle
+        while idle:
+            channel, since = next(iter(idle.items()))
+            if since > deadline:
+                return
+            self._drop(channel)
+
+    def _touch(self, channel: str) -> None:
+        if channel in self._idle:
+            self._idle[channel] = self.config.clock()
+            self._idle.move_to_end(channel)
 
     def _history(self, channel: str) -> History:
         history = self._histories.get(channel)
         if history is None:
             limit = self.config.max_channels
             if limit is not None and len(self._histories) >= limit:
-                raise TooManyChannels(f"cannot create channel {channel!r}: {limit} exist")
+                if not self._idle:
+                    raise TooManyChannels(f"cannot create channel {channel!r}: {limit} exist")
+                # Make room with the least recently used channel nobody
+                # listens to: refusing would let made-up names lock out
+                # every new channel for good. Its resumers hear of a gap.
+                self._drop(next(iter(self._idle)))
+            # Seeded at the floor: even a clock that steps back never mints
+            # an id that would read as "from before this process", or from
+            # a dropped incarnation of the channel.
             history = History(
-                # Seeded at birth: even a clock that steps back never mints an
-                # id that would read as "from before this process".
-                IdGenerator(self.config.clock, last=self._born),
+                IdGenerator(self.config.clock, last=self._floor),
                 self.config.history_size,
                 self.config.history_bytes,
             )
             self._histories[channel] = history
+            self._seeds[channel] = self._floor
+            if channel not in self._sinks:
+                self._idle[channel] = self.config.clock()
         return history
 
-    async def append(self, channel: str, data: str, event: str | None = None) -> HubEvent:
+    async def append(
+        self,
+        channel: str,
+        data: str,
+        event: str | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> HubEvent:
         if self._closed:
             raise HubClosed("backplane is closed")
+        if idempotency_key is not None:
+            seen = self._keys.get(channel, idempotency_key)
+            if seen is not None:
+                return seen
+        self._sweep()
         item = self._history(channel).append(channel, data, event)
+        self._touch(channel)
+        if idempotency_key is not None:
+            # Before any await: a retry arriving while a block subscriber
+            # holds this publish must find the key already taken.
+            self._keys.put(idempotency_key, item)
         # Call every sink before awaiting any: one slow (blocking) sink must
         # not delay the others' delivery, only the publisher's return.
         pending: list[Awaitable[object]] = []
@@ -195,23 +278,26 @@ class MemoryBackplane(Backplane):
         if last_id is None:
             return Replay()
         cursor = parse_id(last_id)  # before the lookup: garbage is refused everywhere
+        self._sweep()
         history = self._histories.get(channel)
         if history is None:
-            # Never published to: nothing created. Only "0-0" (from the
-            # start) and the birth id ("now", see below) are ours; any
-            # other cursor was issued elsewhere, before or after us.
-            if cursor in ((0, 0), self._born):
+            # No history: never published to, or dropped. Only "0-0" (from
+            # the start) and the floor ("now", see below) are ours; any
+            # other cursor was issued elsewhere, or by a dropped incarnation.
+            if cursor in ((0, 0), self._floor):
                 return Replay()
-            return Replay(gap=True, head=format_id(self._born))
+            return Replay(gap=True, head=format_id(self._floor))
         replay = history.since(cursor)
-        if (0, 0) < cursor < self._born and not replay.gap:
-            # The cursor was issued before this process started: whatever
-            # followed it then died with that process's memory. Say so
-            # (never a silent gap); "0-0" means "from the start".
+        if (0, 0) < cursor < self._seeds[channel] and not replay.gap:
+            # The cursor was issued before this channel's history began
+            # (by an earlier process, or a dropped incarnation): whatever
+            # followed it is lost. Say so (never a silent gap); "0-0"
+            # means "from the start".
             return Replay(replay.events, True, format_id(history.ids.last))
         return replay
 
     async def latest_id(self, channel: str) -> str | None:
+        self._sweep()
         history = self._histories.get(channel)
         if history is None:
             return None
@@ -219,11 +305,14 @@ class MemoryBackplane(Backplane):
 
     async def watch(self, channel: str, sink: Sink) -> None:
         self._sinks.setdefault(channel, []).append(sink)
+        self._idle.pop(channel, None)
 
     def unwatch(self, channel: str, sink: Sink) -> None:
-        remove_sink(self._sinks, channel, sink)
+        if remove_sink(self._sinks, channel, sink) and channel in self._histories:
+            self._idle[channel] = self.config.clock()
 
     def history_stats(self) -> Mapping[str, HistoryStats]:
+        self._sweep()
         return {c: HistoryStats(len(h), h.bytes) for c, h in self._histories.items()}
 
     async def close(self) -> None:

@@ -25,12 +25,27 @@ class HubConfig:
       lifts the limit.
     - ``clock``: seconds since the epoch, for id generation; injectable so
       tests can move time (and move it backwards) without sleeping.
+    - ``idempotency_window``: seconds a publish's idempotency key is
+      remembered; a publish with a key seen within it returns the original
+      event instead of publishing again (so a publisher may retry after an
+      unknown outcome). ``idempotency_keys``: the most keys the memory
+      backplane remembers (oldest forgotten first); on Redis each key
+      expires with the window instead.
+    - ``channel_idle_ttl``: seconds after which a channel of the memory
+      backplane with no subscriber and no publish is dropped, with its
+      history: a client resuming on it after that hears of a gap. Keep it
+      above the resume window you promise. None keeps channels forever.
+      At ``max_channels``, the least recently used channel without a
+      subscriber is dropped to make room before a new one is refused.
     """
 
     history_size: int = 1000
     history_bytes: int = 1 << 20
     max_channels: int | None = 10_000
     clock: Callable[[], float] = time.time
+    idempotency_window: float = 300.0
+    idempotency_keys: int = 100_000
+    channel_idle_ttl: float | None = 3600.0
 
     def __post_init__(self) -> None:
         if self.history_size < 0:
@@ -39,3 +54,9 @@ class HubConfig:
             raise ValueError(f"history_bytes must be >= 0, not {self.history_bytes}")
         if self.max_channels is not None and self.max_channels < 1:
             raise ValueError(f"max_channels must be >= 1 or None, not {self.max_channels}")
+        if not self.idempotency_window > 0:
+            raise ValueError(f"idempotency_window must be > 0, not {self.idempotency_window}")
+        if self.idempotency_keys < 1:
+            raise ValueError(f"idempotency_keys must be >= 1, not {self.idempotency_keys}")
+        if self.channel_idle_ttl is not None and not self.channel_idle_ttl > 0:
+            raise ValueError(f"channel_idle_ttl must be > 0 or None, not {self.channel_idle_ttl}")

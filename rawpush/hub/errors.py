@@ -15,6 +15,8 @@ __all__ = [
     "InvalidChannel",
     "InvalidEventName",
     "InvalidId",
+    "InvalidIdempotencyKey",
+    "PublishOutcomeUnknown",
     "TooManyChannels",
 ]
 
@@ -42,6 +44,26 @@ class InvalidId(HubError, ValueError):
     """A cursor / last event id is not of the form ``<ms>-<seq>``."""
 
     status = 400
+
+
+class InvalidIdempotencyKey(HubError, ValueError):
+    """An idempotency key is not 1-256 printable ASCII characters."""
+
+    status = 400
+
+
+class PublishOutcomeUnknown(HubError):
+    """The store may or may not have stored the event: the request was sent,
+    the answer never came (a timeout, a connection lost mid-command).
+
+    Unlike a 503 (not accepted: retrying cannot duplicate), retrying this
+    one can publish the event twice unless the publish carries an
+    idempotency key; with the same key, a retry returns the event's id.
+    504: the store behind the server did not answer in time (RFC 9110
+    section 15.6.5).
+    """
+
+    status = 504
 
 
 class TooManyChannels(HubError):

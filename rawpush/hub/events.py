@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import InvalidChannel, InvalidEventName
+from .errors import InvalidChannel, InvalidEventName, InvalidIdempotencyKey
 
 __all__ = [
     "RESERVED_EVENT_NAMES",
@@ -16,6 +16,7 @@ __all__ = [
     "Replay",
     "validate_channel",
     "validate_event_name",
+    "validate_idempotency_key",
 ]
 
 _CHANNEL_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}", re.ASCII)
@@ -48,6 +49,23 @@ def validate_channel(channel: str) -> str:
             "dot segment, removed by clients before the request is sent"
         )
     return channel
+
+
+# Printable ASCII: a key arrives in an HTTP header field (RFC 9110 section
+# 5.5) or a JSON string, and becomes part of a Redis key.
+_IDEMPOTENCY_KEY_RE = re.compile(r"[\x21-\x7e]{1,256}", re.ASCII)
+
+
+def validate_idempotency_key(key: str | None) -> str | None:
+    """Return ``key`` if it is None or 1-256 printable ASCII characters (no space)."""
+    if key is None:
+        return None
+    if not isinstance(key, str) or _IDEMPOTENCY_KEY_RE.fullmatch(key) is None:
+        shown = key[:64] if isinstance(key, str) else key
+        raise InvalidIdempotencyKey(
+            f"invalid idempotency key {shown!r}: expected 1-256 printable ASCII characters"
+        )
+    return key
 
 
 #: The name of the transports' gap notice (SSE ``event: gap``): an event

@@ -21,7 +21,14 @@ from types import TracebackType
 from .backplane import Backplane, MemoryBackplane
 from .config import HubConfig
 from .errors import HubClosed
-from .events import HubEvent, Listener, Replay, validate_channel, validate_event_name
+from .events import (
+    HubEvent,
+    Listener,
+    Replay,
+    validate_channel,
+    validate_event_name,
+    validate_idempotency_key,
+)
 from .ids import IdKey, parse_id
 
 __all__ = ["ChannelStats", "Hub", "HubStats", "Subscription"]
@@ -165,8 +172,23 @@ class Hub:
 
     # -- publishing -------------------------------------------------------
 
-    async def publish(self, channel: str, data: str, event: str | None = None) -> HubEvent:
+    async def publish(
+        self,
+        channel: str,
+        data: str,
+        event: str | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> HubEvent:
         """Append an event to ``channel`` and deliver it to its subscribers.
+
+        ``idempotency_key`` (1-256 printable ASCII characters, else
+        ``InvalidIdempotencyKey``, status 400): a key already used on the
+        channel within ``HubConfig.idempotency_window`` publishes nothing
+        and returns the event it produced, same id (across nodes on Redis).
+        ``PublishOutcomeUnknown`` (status 504) means the store may have
+        taken the event: retry with the same key; every other failure
+        means it was not stored.
 
         ``event`` is the type name (None: a plain message, which every
         transport calls "message"); ``"gap"`` is reserved for the gap notice
@@ -181,10 +203,16 @@ class Hub:
         """
         validate_channel(channel)
         validate_event_name(event)
+        validate_idempotency_key(idempotency_key)
         if not isinstance(data, str):
             raise TypeError(f"data must be str, not {type(data).__name__}")
         self._check_open()
-        item = await self.backplane.append(channel, data, event)
+        if idempotency_key is None:
+            item = await self.backplane.append(channel, data, event)
+        else:
+            item = await self.backplane.append(
+                channel, data, event, idempotency_key=idempotency_key
+            )
         self._published[channel] = self._published.get(channel, 0) + 1
         return item
 

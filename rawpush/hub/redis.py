@@ -4,30 +4,18 @@ Each channel is one stream, ``<prefix>:ch:<channel>``, and an event's id IS
 its stream entry id: a cursor or ``Last-Event-ID`` issued by one node
 resumes on any other, so a load balancer needs no sticky sessions.
 
-Appending (one Lua script, so it is atomic)
-    ``XADD <stream> MAXLEN <n> * data <d> [event <e>]``, after noting the id
-    of the newest entry that trim is about to evict, which the script then
-    records as the stream's ``max-deleted-entry-id`` (``XSETID ...
-    MAXDELETEDID``). Redis 7 keeps that field up to date for ``XDEL`` only,
-    not for trimming, so without this it would read ``0-0`` forever. The
-    trim is exact rather than ``~``: the evicted id must be known, and an
-    exact trim of one entry per append is cheap.
+Appending (one Lua script, so it is atomic; see ``rawpush.hub.redis_script``)
+    ``XADD <stream> MAXLEN <n> * data <d> [event <e>]``, recording the id
+    the trim evicts as ``max-deleted-entry-id``, and with an idempotency
+    key ``SET <prefix>:idem:<len>:<channel>:<key> <id> NX PX <window>``; a
+    key already set returns its id instead of adding an entry. A publish
+    whose reply never came is ``PublishOutcomeUnknown`` (504), not
+    ``RedisUnavailable`` (503: not stored).
 
 Gap test (``read_since``, one ``MULTI``: ``XINFO STREAM`` + ``XRANGE (id +``)
-    Events are evicted oldest first, so everything evicted precedes
-    everything kept and a single id decides: some event after cursor ``c``
-    is lost iff ``max-deleted-entry-id > c`` (the rule of
-    ``rawpush.hub.history``). Comparing ``c`` with the first kept id instead
-    would report a false gap for a client whose cursor is the very event
-    evicted last. One more case is a gap: nothing was ever evicted, yet
-    ``c`` is older than the stream's first entry. This stream never issued
-    ``c``; it came from an incarnation Redis has lost (restart without
-    persistence, ``FLUSHALL``, eviction), and what followed it is unknown.
-    ``0-0`` (the long poll's "from the start" cursor, never issued) is not
-    such a cursor. Nor was a cursor after ``last-generated-id`` issued here
-    (made up, or another Redis's): a gap. So is any but ``0-0`` on a stream
-    that does not exist. A gap answer's ``head`` is ``last-generated-id``
-    (``0-0`` with no stream): resuming from it waits for the next entry.
+    See ``rawpush.hub.redis_script.gap_in``: one id,
+    ``max-deleted-entry-id``, decides, plus the cursors this stream could
+    not have issued.
 
 Live delivery
     One reader task per backplane runs ``XREAD COUNT <batch> BLOCK <ms>``
@@ -38,6 +26,15 @@ Live delivery
     before returning, so nothing published after it is missed, and pokes
     the blocked reader with ``CLIENT UNBLOCK`` so that it re-issues the
     read with the new stream at once rather than after the block timeout.
+
+Storms
+    Concurrent history reads of the same ``(channel, cursor)`` share one
+    round trip while they wait for a read slot (at most ``read_slots``
+    reads in flight, so publishes keep connections), and a caller waits up
+    to ``pool_timeout`` for a slot or a connection: 5,000 clients resuming
+    at once after a node restart are served, not refused. A read joins
+    only one not yet sent, so its snapshot is taken after the joiner began
+    buffering live events: ``Hub.subscribe`` stays atomic.
 
 Faults
     Commands fail fast with ``RedisUnavailable`` (a ``HubError``, status
@@ -73,63 +70,29 @@ from .config import HubConfig
 from .errors import HubClosed, HubError, TooManyChannels
 from .events import HubEvent, Replay
 from .ids import IdKey, format_id, parse_id
+from .redis_script import (
+    TOO_MANY,
+    RedisBackplaneError,
+    RedisUnavailable,
+    gap_in,
+    import_redis,
+    run_append,
+)
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
-    from redis.commands.core import AsyncScript
 
 __all__ = ["RedisBackplane", "RedisBackplaneError", "RedisUnavailable"]
 
 logger = logging.getLogger("rawpush.hub.redis")
 
-_TOO_MANY = "RAWPUSH_TOO_MANY_CHANNELS"
-
-# KEYS: stream, channel-name set. ARGV: maxlen, max channels (0: no limit),
-# channel, then the entry's field/value pairs.
-_APPEND_LUA = """
-local stream, names = KEYS[1], KEYS[2]
-local maxlen, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
-if redis.call('EXISTS', stream) == 0 then
-  if limit > 0 and redis.call('SISMEMBER', names, ARGV[3]) == 0
-     and redis.call('SCARD', names) >= limit then
-    return redis.error_reply('""" + _TOO_MANY + """')
-  end
-  redis.call('SADD', names, ARGV[3])
-end
-local excess = redis.call('XLEN', stream) + 1 - maxlen
-local evicted = false
-if excess > 0 then
-  local old = redis.call('XRANGE', stream, '-', '+', 'COUNT', excess)
-  if #old > 0 then evicted = old[#old][1] end
-end
-local id = redis.call('XADD', stream, 'MAXLEN', maxlen, '*', unpack(ARGV, 4))
-if evicted then redis.call('XSETID', stream, id, 'MAXDELETEDID', evicted) end
-return id
-"""
-
 _ZERO: IdKey = (0, 0)
 
 
-class RedisUnavailable(HubError):
-    """Redis cannot be reached (down, restarting, loading): try again later."""
-
-    status = 503
-
-
-class RedisBackplaneError(HubError):
-    """Redis answered with an error the backplane did not expect."""
-
-    status = 500
-
-
-def _import_redis() -> Any:
-    try:
-        import redis.asyncio as aioredis
-    except ImportError as exc:
-        raise ImportError(
-            "the Redis backplane needs redis-py: pip install 'rawpush[redis]'"
-        ) from exc
-    return aioredis
+def _retrieve(future: asyncio.Future[Replay]) -> None:
+    # A shared read whose every waiter was cancelled: nobody to report to.
+    if not future.cancelled():
+        future.exception()
 
 
 class RedisBackplane(Backplane):
@@ -144,7 +107,8 @@ class RedisBackplane(Backplane):
     ``connect_timeout`` / ``command_timeout`` (seconds) bound how long a
     call waits for an unreachable Redis before ``RedisUnavailable``.
     ``max_connections``: the command pool's size; callers beyond it wait
-    up to ``command_timeout`` for a connection.
+    up to ``pool_timeout`` for a connection. ``read_slots``: history reads
+    in flight at once (default: half the pool), the rest queue and share.
     ``backoff_min`` / ``backoff_max``: the reader's reconnection delays.
     """
 
@@ -160,12 +124,14 @@ class RedisBackplane(Backplane):
         connect_timeout: float = 1.0,
         command_timeout: float = 2.0,
         max_connections: int = 32,
+        pool_timeout: float = 10.0,
+        read_slots: int | None = None,
         backoff_min: float = 0.05,
         backoff_max: float = 2.0,
     ) -> None:
         if min_retained < 1 or batch < 1 or block_ms < 1:
             raise ValueError("min_retained, batch and block_ms must be >= 1")
-        aio = _import_redis()
+        aio = import_redis()
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
         from redis.exceptions import ConnectionError as RedisConnectionError
@@ -203,13 +169,18 @@ class RedisBackplane(Backplane):
         pool = aio.BlockingConnectionPool.from_url(
             url,
             max_connections=max_connections,
-            timeout=command_timeout,
+            timeout=pool_timeout,
             socket_timeout=command_timeout,
             **common,
         )
         self._redis: aioredis.Redis = aio.Redis(connection_pool=pool)
         self._aio = aio
-        self._append: AsyncScript = self._redis.register_script(_APPEND_LUA)
+        self._idem_prefix = f"{prefix}:idem:"
+        self._pool_timeout = pool_timeout
+        slots = read_slots if read_slots is not None else max(1, max_connections // 2)
+        self._read_slots = asyncio.Semaphore(slots)
+        # Reads waiting for a slot, by (channel, cursor): joinable until sent.
+        self._reads: dict[tuple[str, str], asyncio.Task[Replay]] = {}
         self._sinks: dict[str, list[Sink]] = {}
         # Per watched channel, the id of the last entry the reader delivered
         # (or the stream's last id when the watch began).
@@ -239,7 +210,7 @@ class RedisBackplane(Backplane):
         except self._down as exc:
             raise RedisUnavailable(f"Redis unavailable ({what}): {exc}") from exc
         except self._response_error as exc:
-            if _TOO_MANY in str(exc):
+            if TOO_MANY in str(exc):
                 limit = self.config.max_channels
                 raise TooManyChannels(f"cannot create a channel: {limit} exist") from None
             raise RedisBackplaneError(f"Redis refused {what}: {exc}") from exc
@@ -272,18 +243,60 @@ class RedisBackplane(Backplane):
 
     # -- the Backplane interface ------------------------------------------
 
-    async def append(self, channel: str, data: str, event: str | None = None) -> HubEvent:
+    async def append(
+        self,
+        channel: str,
+        data: str,
+        event: str | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> HubEvent:
         self._check_open()
-        args: list[str | int] = [self._maxlen, self.config.max_channels or 0, channel, "data", data]
+        window = 0
+        idem = self._idem_prefix
+        if idempotency_key is not None:
+            window = max(1, round(self.config.idempotency_window * 1000))
+            # The length makes the key unambiguous: channels hold ":" too.
+            idem += f"{len(channel)}:{channel}:{idempotency_key}"
+        limit = self.config.max_channels or 0
+        args: list[str | int] = [self._maxlen, limit, channel, window, "data", data]
         if event is not None:
             args += ["event", event]
-        with self._guard("XADD"):
-            entry_id = await self._append(keys=[self._key(channel), self._names_key], args=args)
-        return HubEvent(str(entry_id), channel, event, data)
+        keys = [self._key(channel), self._names_key, idem]
+        pool = self._redis.connection_pool
+        entry_id, stored = await run_append(pool, keys, args, self._guard, self._down)
+        if stored is not None:  # a repeat: the original, as stored
+            return self._event(channel, entry_id, stored)
+        return HubEvent(entry_id, channel, event, data)
 
     async def read_since(self, channel: str, last_id: str | None) -> Replay:
         if last_id is None:
             return Replay()
+        parse_id(last_id)
+        key = (channel, last_id)
+        shared = self._reads.get(key)
+        if shared is None:
+            shared = self._reads[key] = asyncio.ensure_future(self._read_shared(key))
+            shared.add_done_callback(_retrieve)
+        # Shielded: one cancelled subscriber must not cancel the others' read.
+        return await asyncio.shield(shared)
+
+    async def _read_shared(self, key: tuple[str, str]) -> Replay:
+        try:
+            with self._guard("XRANGE (waiting for a read slot)"):
+                async with asyncio.timeout(self._pool_timeout):
+                    await self._read_slots.acquire()
+        finally:
+            # From here on the read is sent: a later subscriber's buffer
+            # would start after its snapshot, so it must not join.
+            if self._reads.get(key) is asyncio.current_task():
+                del self._reads[key]
+        try:
+            return await self._range(*key)
+        finally:
+            self._read_slots.release()
+
+    async def _range(self, channel: str, last_id: str) -> Replay:
         cursor = parse_id(last_id)
         key = self._key(channel)
         with self._guard("XRANGE"):
@@ -298,7 +311,7 @@ class RedisBackplane(Backplane):
             return Replay() if cursor == _ZERO else Replay(gap=True, head="0-0")
         self._note(channel, info)
         events = tuple(self._event(channel, i, f) for i, f in entries)
-        gap = _gap(cursor, info)
+        gap = gap_in(cursor, info)
         return Replay(events, gap, str(info["last-generated-id"]) if gap else None)
 
     async def latest_id(self, channel: str) -> str | None:
@@ -483,14 +496,3 @@ class RedisBackplane(Backplane):
             format_id(deleted),
         )
         return deleted
-
-
-def _gap(cursor: IdKey, info: Mapping[str, Any]) -> bool:
-    """The gap rule of the module docstring, on one ``XINFO STREAM`` reply."""
-    deleted = parse_id(str(info["max-deleted-entry-id"]))
-    if deleted > cursor or cursor > parse_id(str(info["last-generated-id"])):
-        return True
-    first = info.get("first-entry")
-    if deleted != _ZERO or cursor == _ZERO or not first:
-        return False
-    return cursor < parse_id(str(first[0]))

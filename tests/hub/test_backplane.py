@@ -56,7 +56,14 @@ class Resending(MemoryBackplane):
     """Hands the sinks the whole history on every append, as a reader that
     restarted from an old id would: the hub must drop what it already gave."""
 
-    async def append(self, channel: str, data: str, event: str | None = None) -> HubEvent:
+    async def append(
+        self,
+        channel: str,
+        data: str,
+        event: str | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> HubEvent:
         item = await MemoryBackplane.append(self, channel, data, event)
         for old in (await self.read_since(channel, "0-0")).events:
             for sink in tuple(self._sinks.get(channel, ())):
@@ -240,7 +247,14 @@ class Lagging(MemoryBackplane):
         super().__init__(config)
         self.backlog: list[HubEvent] = []
 
-    async def append(self, channel: str, data: str, event: str | None = None) -> HubEvent:
+    async def append(
+        self,
+        channel: str,
+        data: str,
+        event: str | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> HubEvent:
         item = self._history(channel).append(channel, data, event)
         self.backlog.append(item)
         return item
