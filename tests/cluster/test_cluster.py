@@ -299,3 +299,31 @@ async def test_a_ticket_issued_on_one_node_is_good_once_on_another(
     for node in (a, b):
         status, _ = await request(node.port, "GET", f"/poll/vip?timeout=0&ticket={ticket}")
         assert status == 401
+
+
+async def test_whatwg_9_2_3_a_resume_storm_gets_no_non_200_while_redis_is_up(
+    nodes: list[Node],
+) -> None:
+    # An EventSource that gets a non-200 answer never reconnects (WHATWG
+    # HTML section 9.2.3): 1,000 clients resuming at once, as after a node
+    # restart, must all be answered 200 and replayed what they missed. An
+    # end-to-end guard: the regression test, on a pool small enough to
+    # fail without shared reads, is in tests/hub/test_redis_storms.py.
+    a, b = nodes[0], nodes[1]
+    ids = [await publish_ok(a, "resume-storm", str(i)) for i in range(10)]
+    opened = await asyncio.gather(
+        *(SSEClient.open(b.port, "resume-storm", ids[i % 10]) for i in range(1000)),
+        return_exceptions=True,
+    )
+    try:
+        refused = [o for o in opened if not isinstance(o, SSEClient)]
+        assert refused == []
+        for i, client in enumerate(opened[:50]):  # each one resumes where it was
+            assert isinstance(client, SSEClient)
+            if i % 10 < 9:  # the others are at the head: nothing to replay
+                first = await client.next()
+                assert first is not None and first.id == ids[i % 10 + 1]
+    finally:
+        for client in opened:
+            if isinstance(client, SSEClient):
+                client.close()
