@@ -129,8 +129,8 @@ class RedisBackplane(Backplane):
         backoff_min: float = 0.05,
         backoff_max: float = 2.0,
     ) -> None:
-        if min_retained < 1 or batch < 1 or block_ms < 1:
-            raise ValueError("min_retained, batch and block_ms must be >= 1")
+        if min(min_retained, batch, block_ms, 1 if read_slots is None else read_slots) < 1:
+            raise ValueError("min_retained, batch, block_ms and read_slots must be >= 1")
         aio = import_redis()
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
@@ -267,6 +267,7 @@ class RedisBackplane(Backplane):
         entry_id, stored = await run_append(pool, keys, args, self._guard, self._down)
         if stored is not None:  # a repeat: the original, as stored
             return self._event(channel, entry_id, stored)
+        # New, or a repeat whose entry was trimmed: its id, with this payload.
         return HubEvent(entry_id, channel, event, data)
 
     async def read_since(self, channel: str, last_id: str | None) -> Replay:

@@ -74,11 +74,19 @@ async def test_idempotency_keys_expire_with_the_window_and_are_per_channel(
 ) -> None:
     hub = make_hub(HubConfig(idempotency_window=30))
     one = await hub.publish("a:b", "x", idempotency_key="c")
-    two = await hub.publish("a", "x", idempotency_key="b:c")  # no collision across channels
-    assert one.id != two.id or one.channel != two.channel
-    ttl = int(redis_server.command(b"PTTL", b"rawpush:idem:3:a:b:c")[1:].strip())
-    assert 0 < ttl <= 30_000
+    two = await hub.publish("a", "y", idempotency_key="b:c")  # no collision across channels
+    assert two.data == "y"
+    for key in (b"rawpush:idem:3:a:b:c", b"rawpush:idem:1:a:b:c"):
+        ttl = int(redis_server.command(b"PTTL", key)[1:].strip())
+        assert 0 < ttl <= 30_000  # Redis forgets the key with the window
+    assert (await hub.publish("a:b", "x", idempotency_key="c")) == one
+    assert (await hub.publish("a", "y", idempotency_key="b:c")) == two
     assert xlen(redis_server, "a:b") == 1 and xlen(redis_server, "a") == 1
+
+
+def test_read_slots_must_be_positive(redis_server: RedisServer) -> None:
+    with pytest.raises(ValueError, match="read_slots"):
+        RedisBackplane(redis_server.url, read_slots=0)
 
 
 async def test_idempotency_the_original_survives_its_trim_by_id(make_hub: MakeHub) -> None:
