@@ -128,6 +128,10 @@ def remove_sink(sinks: dict[str, list[Sink]], channel: str, sink: Sink) -> bool:
 class Backplane(abc.ABC):
     """The shared store a ``Hub`` runs on. See the module docstring."""
 
+    #: True when ``history_stats()`` names every channel held: one missing
+    #: from it was dropped, and the hub forgets its counters too.
+    lists_every_channel: bool = False
+
     @abc.abstractmethod
     async def append(
         self,
@@ -172,6 +176,8 @@ class Backplane(abc.ABC):
 
 class MemoryBackplane(Backplane):
     """A backplane for one process: dicts of ``History``, sinks called inline."""
+
+    lists_every_channel = True
 
     def __init__(self, config: HubConfig | None = None) -> None:
         self.config = config if config is not None else HubConfig()

@@ -475,6 +475,9 @@ class Hub:
     def stats(self) -> HubStats:
         """Cheap counters for ``/metrics`` (history sizes may be stale on Redis)."""
         history = self.backplane.history_stats()
+        if self.backplane.lists_every_channel:  # expired channels leave /metrics
+            for gone in set(self._published) - set(history) - set(self._channels):
+                del self._published[gone]
         names = set(history) | set(self._channels) | set(self._published)
         channels: dict[str, ChannelStats] = {}
         for name in sorted(names):

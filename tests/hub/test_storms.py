@@ -172,5 +172,7 @@ async def test_ten_thousand_idle_channels_expire_and_new_ones_are_accepted(clock
         await hub.publish(f"spam-{i}", "x")
     clock.now += 3601
     assert hub.backplane.history_stats() == {}
+    assert hub.stats().channels == {}  # gone from /metrics as well
     await hub.publish("fresh", "y")
     assert set(hub.backplane.history_stats()) == {"fresh"}
+    assert set(hub.stats().channels) == {"fresh"} and hub.stats().published == 1
