@@ -37,6 +37,8 @@ class HubConfig:
       above the resume window you promise. None keeps channels forever.
       At ``max_channels``, the least recently used channel without a
       subscriber is dropped to make room before a new one is refused.
+      On Redis a stream expires that long after its last publish (Redis
+      key expiry, subscribers or not), and the cap forgets expired names.
     """
 
     history_size: int = 1000

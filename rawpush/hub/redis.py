@@ -258,8 +258,9 @@ class RedisBackplane(Backplane):
             window = max(1, round(self.config.idempotency_window * 1000))
             # The length makes the key unambiguous: channels hold ":" too.
             idem += f"{len(channel)}:{channel}:{idempotency_key}"
-        limit = self.config.max_channels or 0
-        args: list[str | int] = [self._maxlen, limit, channel, window, "data", data]
+        limit, ttl = self.config.max_channels or 0, self.config.channel_idle_ttl
+        expiry = 0 if ttl is None else max(1, round(ttl * 1000))
+        args: list[str | int] = [self._maxlen, limit, channel, window, expiry, "data", data]
         if event is not None:
             args += ["event", event]
         keys = [self._key(channel), self._names_key, idem]

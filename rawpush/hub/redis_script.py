@@ -11,6 +11,10 @@ The script (atomic: Redis runs a script as one command)
        ``XDEL`` only, never when it trims.
     4. With a key: ``SET <key> <id> NX PX <window>``, so the key and the
        entry exist together or not at all, on every node sharing Redis.
+    5. ``PEXPIRE`` the stream by ``channel_idle_ttl``: Redis drops a
+       channel nobody published to for that long (subscribers or not), and
+       a cursor into it then reads as a gap. At the channel cap, step 2
+       first forgets a bounded sample of names whose stream expired.
 
 Gap test (``read_since``, one ``MULTI``: ``XINFO STREAM`` + ``XRANGE (id +``)
     Events are evicted oldest first, so everything evicted precedes
@@ -63,7 +67,7 @@ TOO_MANY = "RAWPUSH_TOO_MANY_CHANNELS"
 
 # KEYS: stream, channel-name set, idempotency key (unused when the window
 # is 0). ARGV: maxlen, max channels (0: no limit), channel, window in ms
-# (0: no key), then the entry's field/value pairs.
+# (0: no key), idle expiry in ms (0: none), then the entry's field/value pairs.
 APPEND_LUA = (
     """
 local stream, names, idem = KEYS[1], KEYS[2], KEYS[3]
@@ -79,9 +83,16 @@ end
 if redis.call('EXISTS', stream) == 0 then
   if limit > 0 and redis.call('SISMEMBER', names, ARGV[3]) == 0
      and redis.call('SCARD', names) >= limit then
-    return redis.error_reply('"""
+    -- Make room: forget a bounded sample of names whose stream expired.
+    local prefix = string.sub(stream, 1, #stream - #ARGV[3])
+    for _, name in ipairs(redis.call('SRANDMEMBER', names, 64)) do
+      if redis.call('EXISTS', prefix .. name) == 0 then redis.call('SREM', names, name) end
+    end
+    if redis.call('SCARD', names) >= limit then
+      return redis.error_reply('"""
     + TOO_MANY
     + """')
+    end
   end
   redis.call('SADD', names, ARGV[3])
 end
@@ -91,8 +102,9 @@ if excess > 0 then
   local old = redis.call('XRANGE', stream, '-', '+', 'COUNT', excess)
   if #old > 0 then evicted = old[#old][1] end
 end
-local id = redis.call('XADD', stream, 'MAXLEN', maxlen, '*', unpack(ARGV, 5))
+local id = redis.call('XADD', stream, 'MAXLEN', maxlen, '*', unpack(ARGV, 6))
 if evicted then redis.call('XSETID', stream, id, 'MAXDELETEDID', evicted) end
+if tonumber(ARGV[5]) > 0 then redis.call('PEXPIRE', stream, ARGV[5]) end
 if window > 0 then redis.call('SET', idem, id, 'NX', 'PX', window) end
 return {id, 0}
 """

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from rawpush.hub import Hub, HubConfig, PublishOutcomeUnknown, Subscription
+from rawpush.hub import Hub, HubConfig, PublishOutcomeUnknown, Subscription, TooManyChannels
 from rawpush.hub.redis import RedisBackplane
 from tests.cluster.redis_server import RedisServer, require_redis
 
@@ -191,3 +191,29 @@ async def test_a_cancelled_subscriber_does_not_cancel_the_shared_read(make_hub: 
     assert isinstance(done[0], asyncio.CancelledError)
     for sub in done[1:]:
         assert isinstance(sub, Subscription) and [e.id for e in sub.replay.events] == [second.id]
+
+
+async def test_channel_idle_ttl_a_stream_expires_after_its_last_publish(
+    make_hub: MakeHub, redis_server: RedisServer
+) -> None:
+    hub = make_hub(HubConfig(channel_idle_ttl=60))
+    await hub.publish("idle", "x")
+    ttl = int(redis_server.command(b"PTTL", b"rawpush:ch:idle")[1:].strip())
+    assert 0 < ttl <= 60_000
+    forever = make_hub(HubConfig(channel_idle_ttl=None))
+    await forever.publish("kept", "x")
+    assert redis_server.command(b"PTTL", b"rawpush:ch:kept") == b":-1\r\n"
+
+
+async def test_max_channels_forgets_expired_channels_before_refusing(
+    make_hub: MakeHub, redis_server: RedisServer
+) -> None:
+    hub = make_hub(HubConfig(max_channels=2))
+    old = await hub.publish("a", "x")
+    await hub.publish("b", "x")
+    redis_server.command(b"DEL", b"rawpush:ch:a")  # what Redis does when "a" expires
+    await hub.publish("c", "x")  # room made by forgetting "a"
+    with pytest.raises(TooManyChannels):
+        await hub.publish("d", "x")  # "b" and "c" still exist
+    replay = await hub.since("a", old.id)
+    assert replay.gap  # the expired channel's cursor: never a silent loss
