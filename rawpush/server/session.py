@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Callable
 from typing import Any
 
 from rawpush.auth import Action, Grant
@@ -92,7 +93,7 @@ class StreamSession:
         #: the response head, until it goes out (then garbage)
         self._head: Headers | None = head
         self.outbox: Outbox[Any] = Outbox(
-            self._write,
+            self._writer(),
             max_bytes=cfg.queue_max_bytes,
             max_messages=cfg.queue_max_messages,
             policy=cfg.overflow,
@@ -116,9 +117,11 @@ class StreamSession:
         """Write the response head that opens the stream."""
         raise NotImplementedError
 
-    def _write(self, data: Any) -> None:
-        """Where the outbox writes an event's shared form (bytes here)."""
-        self.host.write(data)
+    def _writer(self) -> Callable[[Any], None]:
+        """Where the outbox writes an event's shared form: the host itself
+        for bytes (no call in between, once per delivery), or the
+        transport's own step for a form that needs one."""
+        return self.host.write
 
     def _encode(self, event: HubEvent) -> Any:
         """The shared wire bytes of ``event``, cached in ``event.encoded``

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 
 from rawpush.auth import CLOSE_TOKEN_EXPIRED, Action, AuthError, RequestInfo, TokenBucket
 from rawpush.hub import HubError, HubEvent, parse_id
@@ -165,6 +166,11 @@ class WSSession(StreamSession):
 
     def _encode(self, event: HubEvent) -> PreparedFrame:
         return ws_frame(event)
+
+    def _writer(self) -> Callable[[PreparedFrame], None]:
+        # Each frame passes the core's state table on its way out (a bound
+        # method, not a closure: an idle session stays as small as it was).
+        return self._write
 
     def _write(self, data: PreparedFrame) -> None:
         try:
