@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from rawpush.auth import Action, Grant
@@ -56,18 +56,15 @@ class StreamSession:
         "_encoded_key",
         "_ended",
         "_expiry",
-        "_head",
         "_live",
         "_opened",
         "_paused",
         "_task",
         "channel",
-        "grant",
         "host",
         "last_id",
         "outbox",
         "sub",
-        "who",
     )
 
     def __init__(
@@ -83,15 +80,10 @@ class StreamSession:
     ) -> None:
         cfg = host.ctx.config
         self.host = host
-        #: who asked, until admitted (kept by sessions that ask again later)
-        self.who = who
-        #: the rights this session runs under, once admitted
-        self.grant: Grant | None = None
         self._expiry: asyncio.TimerHandle | None = None
         self.channel = channel
         self.last_id = last_id
-        #: the response head, until it goes out (then garbage)
-        self._head: Headers | None = head
+
         self.outbox: Outbox[Any] = Outbox(
             self._writer(),
             max_bytes=cfg.queue_max_bytes,
@@ -101,7 +93,12 @@ class StreamSession:
             gap_notice=gap_notice,
         )
         self.sub: Subscription | None = None
-        self._task: asyncio.Task[None] | None = None
+        #: before ``start``: the opening, not yet scheduled (its frame holds
+        #: the head and who asked, which need no slot of their own and are
+        #: garbage once used); then its task while it runs; then None
+        self._task: asyncio.Task[None] | Coroutine[Any, Any, None] | None = self._open(
+            head, who
+        )
         self._opened = False  # the head is out
         self._paused = False  # the transport is over its high watermark
         self._ended = False
@@ -156,9 +153,9 @@ class StreamSession:
         seconds = max(1, round(retry_delay_ms(self.host.ctx.config) / 1000))
         self.host.refuse(HTTPError(str(exc), 503, (("Retry-After", str(seconds)),)))
 
-    def _keeps_caller(self) -> bool:
-        """Whether the session asks again later (a WebSocket publishing)."""
-        return False
+    def _admitted(self, grant: Grant, who: Caller | None) -> None:
+        """The session runs under ``grant``: keep what later decisions need
+        (a WebSocket decides each publish; an event stream needs nothing)."""
 
     def data_received(self, data: bytes) -> None:
         raise NotImplementedError
@@ -171,23 +168,23 @@ class StreamSession:
     def start(self) -> None:
         # Live events that arrive while we subscribe wait until the head is out.
         self.outbox.pause()
-        head, self._head = self._head, None
-        assert head is not None, "started twice"
-        self._task = asyncio.ensure_future(self._open(head))
+        opening = self._task
+        assert asyncio.iscoroutine(opening), "started twice"
+        self._task = asyncio.ensure_future(opening)
 
-    async def _open(self, head: Headers) -> None:
+    async def _open(self, head: Headers, who: Caller | None) -> None:
         # The head lives in this coroutine's frame, not on the session: it
         # is garbage once written.
         try:
-            await self._subscribe_and_start(head)
+            await self._subscribe_and_start(head, who)
         finally:
             # A finished task is ~730 B nobody needs; while it runs the
             # reference lets _teardown cancel it.
             self._task = None
 
-    async def _subscribe_and_start(self, head: Headers) -> None:
+    async def _subscribe_and_start(self, head: Headers, who: Caller | None) -> None:
         host = self.host
-        if not await self._admit():
+        if not await self._admit(who):
             return
         try:
             sub = await host.ctx.hub.subscribe(self.channel, self._deliver, self.last_id)
@@ -214,14 +211,13 @@ class StreamSession:
             self._deliver(event)
         self._started()
 
-    async def _admit(self) -> bool:
+    async def _admit(self, who: Caller | None) -> bool:
         """Authorize the subscription before anything is subscribed or sent;
         a refusal is answered like any HTTP error (401/403, RFC 6750)."""
-        who = self.who
         host = self.host
         ctx = host.ctx
         if who is None:
-            self.grant = ctx.auth.config.anonymous
+            self._admitted(ctx.auth.config.anonymous, None)
             return True
         try:
             grant = await admit(ctx.config, ctx.auth, who, Action.SUBSCRIBE, self.channel)
@@ -231,9 +227,7 @@ class StreamSession:
             self._teardown()
             host.refuse(exc)
             return False
-        self.grant = grant
-        if not self._keeps_caller():
-            self.who = None  # the request's headers are garbage from here on
+        self._admitted(grant, who)
         if grant.expires_at is not None:
             left = max(0.0, grant.expires_at - time.time())
             self._expiry = host.call_later(left, self._expire)
@@ -317,7 +311,10 @@ class StreamSession:
         self.outbox.close()
         self._cancel_timers()
         task = self._task
-        if task is not None and not task.done() and task is not asyncio.current_task():
+        if asyncio.iscoroutine(task):
+            task.close()  # never started: nothing to cancel
+            self._task = None
+        elif task is not None and not task.done() and task is not asyncio.current_task():
             task.cancel()
 
     def connection_lost(self) -> None:

@@ -12,9 +12,13 @@ the transport is over its high watermark, reading stops.
 
 from __future__ import annotations
 
-from rawpush.proto.http import Request
+import asyncio
+
+from rawpush.proto.http import Headers, Request
+from rawpush.proto.ws.deflate import PerMessageDeflate
 from rawpush.server.answers import Answer, Refusal, Takeover
 from rawpush.server.context import Context
+from rawpush.server.host import Host
 from rawpush.server.security import Caller
 from rawpush.server.ws_session import WSSession, handshake
 
@@ -28,11 +32,27 @@ def start(ctx: Context, request: Request, channel: str, who: Caller) -> Answer:
 
 
 class EchoSession(WSSession):
-    __slots__ = ()
+    __slots__ = ("_echo_head",)
+
+    def __init__(
+        self,
+        host: Host,
+        channel: str,
+        last_id: str | None,
+        head: Headers,
+        *,
+        extension: PerMessageDeflate | None = None,
+    ) -> None:
+        super().__init__(host, channel, last_id, head, extension=extension)
+        self._echo_head: Headers | None = head
 
     def start(self) -> None:
-        # No subscription to wait for: the 101 goes out at once.
-        head, self._head = self._head, None
+        # No subscription to wait for: the 101 goes out at once, and the
+        # hub's opening coroutine is never run.
+        opening, self._task = self._task, None
+        if asyncio.iscoroutine(opening):
+            opening.close()
+        head, self._echo_head = self._echo_head, None
         assert head is not None, "started twice"
         self._send_head(head)
         self._opened = True

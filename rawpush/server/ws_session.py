@@ -35,7 +35,14 @@ import asyncio
 from collections import deque
 from collections.abc import Callable
 
-from rawpush.auth import CLOSE_TOKEN_EXPIRED, Action, AuthError, RequestInfo, TokenBucket
+from rawpush.auth import (
+    CLOSE_TOKEN_EXPIRED,
+    Action,
+    AuthError,
+    Grant,
+    RequestInfo,
+    TokenBucket,
+)
 from rawpush.hub import HubError, HubEvent, parse_id
 from rawpush.proto.errors import HandshakeError, HTTPError, WebSocketError, WebSocketLocalError
 from rawpush.proto.http import Headers, Request
@@ -127,6 +134,8 @@ class WSSession(StreamSession):
         "_publisher",
         "_reading_paused",
         "conn",
+        "grant",
+        "who",
     )
 
     def __init__(
@@ -144,6 +153,10 @@ class WSSession(StreamSession):
         )
         #: this connection's publish rate, made on its first publish
         self._bucket: TokenBucket | None = None
+        #: the rights it runs under, once admitted
+        self.grant: Grant | None = None
+        #: the request, kept only when an embedder's hook decides publishes
+        self.who: Caller | None = None
         self.conn = ServerConnection(host.ctx.config.ws, extension=extension)
         self._publisher: asyncio.Task[None] | None = None
         # Made on first use (an empty deque is ~760 B; most subscribers
@@ -203,10 +216,12 @@ class WSSession(StreamSession):
     def _expired(self) -> None:
         self.close(CLOSE_TOKEN_EXPIRED, "token expired")
 
-    def _keeps_caller(self) -> bool:
-        # Each publish is decided again; only an embedder's hook looks at
-        # the request, so only then is it worth keeping (its headers).
-        return self.host.ctx.auth.config.hook is not None
+    def _admitted(self, grant: Grant, who: Caller | None) -> None:
+        # Each publish is decided again under this grant; only an embedder's
+        # hook looks at the request, so only then is it worth keeping.
+        self.grant = grant
+        if self.host.ctx.auth.config.hook is not None:
+            self.who = who
 
     def _cancel_timers(self) -> None:
         for timer in (self._ping, self._pong, self._closer):
