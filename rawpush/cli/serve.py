@@ -52,6 +52,18 @@ _FLAGS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ("--history", "hub.history_size", "events", "events kept per channel for resume"),
         ("--history-bytes", "hub.history_bytes", "bytes", "data kept per channel for resume"),
         ("--max-channels", "hub.max_channels", "", "channels with a history the hub may hold"),
+        (
+            "--channel-idle-ttl",
+            "hub.channel_idle_ttl",
+            "s",
+            "a channel with no subscriber and no publish for this long expires",
+        ),
+        (
+            "--idempotency-window",
+            "hub.idempotency_window",
+            "s",
+            "a repeated Idempotency-Key returns the first id within this time",
+        ),
     ),
     "slow subscribers": (
         ("--queue-max-bytes", "queue_max_bytes", "bytes", "encoded events queued per subscriber"),

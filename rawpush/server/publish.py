@@ -62,9 +62,18 @@ async def _publish(ctx: Context, request: Request, channel: str, who: Caller) ->
         except UnicodeDecodeError:
             raise HTTPError("body is not UTF-8", 400) from None
         try:
-            item = await ctx.hub.publish(channel, data, request.query.get("event"))
+            # A retry with the same Idempotency-Key gets the first id back,
+            # not a second event (on every node, with Redis).
+            item = await ctx.hub.publish(
+                channel,
+                data,
+                request.query.get("event"),
+                idempotency_key=request.header("idempotency-key"),
+            )
         except HubError as exc:
-            # 400 for a bad event name, 503 when the hub or backplane refuses.
+            # 400 for a bad event name or key, 503 when the hub or backplane
+            # refused (not stored: retry), 504 when the store may have taken
+            # it (retry with the same Idempotency-Key).
             raise HTTPError(str(exc), exc.status) from None
         except OSError as exc:  # TimeoutError included
             # A backplane that cannot reach its store (Redis down): the

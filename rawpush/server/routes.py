@@ -42,8 +42,9 @@ _TEXT_TYPE = ("Content-Type", "text/plain; charset=utf-8")
 _PROBE_CHANNEL = "rawpush:readyz"
 _READY_TIMEOUT = 5.0
 # What a cross-origin page may send: Authorization for publish tokens,
-# Last-Event-ID for SSE resume, Content-Type for a text/plain publish.
-_PREFLIGHT_HEADERS = "Authorization, Content-Type, Last-Event-ID"
+# Last-Event-ID for SSE resume, Content-Type for a text/plain publish,
+# Idempotency-Key for a publish that may be retried.
+_PREFLIGHT_HEADERS = "Authorization, Content-Type, Idempotency-Key, Last-Event-ID"
 
 
 async def _ready(ctx: Context) -> Reply:

@@ -5,6 +5,7 @@ a cut-off connection ended with a reset that frees its buffers."""
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import struct
 
@@ -111,3 +112,19 @@ async def test_9_2_3_a_busy_backplane_tells_an_eventsource_to_come_back(
     # A WebSocket client can read a status: 503 with Retry-After.
     answer = await request(server.port, "GET", "/ws/busy", _UPGRADE)
     assert answer.status == 503 and int(answer.headers["retry-after"]) >= 1
+
+
+async def test_a_retried_publish_with_the_same_idempotency_key_is_one_event(
+    server: Server,
+) -> None:
+    key = [("Idempotency-Key", "order-42")]
+    first = await request(server.port, "POST", "/publish/orders", key, body=b"paid")
+    again = await request(server.port, "POST", "/publish/orders", key, body=b"paid")
+    assert first.status == again.status == 200
+    assert json.loads(first.body)["id"] == json.loads(again.body)["id"]
+    replay = await server.hub.since("orders", "0-0")
+    assert [e.data for e in replay.events] == ["paid"]
+    other = await request(server.port, "POST", "/publish/orders", body=b"paid")
+    assert json.loads(other.body)["id"] != json.loads(first.body)["id"]
+    bad = await request(server.port, "POST", "/publish/orders", [("Idempotency-Key", "")], b"x")
+    assert bad.status == 400
