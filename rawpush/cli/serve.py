@@ -204,6 +204,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="POST publishes/s per client address and per token, then 429 (default unlimited)",
     )
     g.add_argument(
+        "--new-channels-per-minute",
+        type=int,
+        metavar="N",
+        help="channels one address (or token) may create by POST per minute, then 429 "
+        "(default unlimited)",
+    )
+    g.add_argument(
         "--max-connections-per-address",
         type=int,
         metavar="N",

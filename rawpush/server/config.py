@@ -212,6 +212,11 @@ class ServerConfig:
     #: POST publishes one address (or token) may make at once, above its
     #: rate (default 100)
     publish_burst: int = 100
+    #: new channels (channels with no event yet) one client address, and one
+    #: token, may create by POST per minute, in bursts of as many; over it:
+    #: 429 with Retry-After (default None: unlimited; the hub's channel cap
+    #: and idle expiry still apply)
+    new_channels_per_minute: int | None = None
     #: connections one client address may hold open (default None:
     #: unlimited; load balancers and load tests come from one address)
     max_connections_per_address: int | None = None
@@ -371,6 +376,9 @@ class ServerConfig:
         sndbuf = self.subscriber_sndbuf
         if sndbuf is not None and (not _is_int(sndbuf) or sndbuf < 4096):
             self._fail("subscriber_sndbuf", "must be an int >= 4096 (bytes) or None")
+        per_minute = self.new_channels_per_minute
+        if per_minute is not None and (not _is_int(per_minute) or per_minute < 1):
+            self._fail("new_channels_per_minute", "must be an int >= 1 or None")
         limit = self.max_connections_per_address
         if limit is not None and (not _is_int(limit) or limit < 1):
             self._fail("max_connections_per_address", "must be an int >= 1 or None")

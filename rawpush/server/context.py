@@ -51,6 +51,8 @@ class Context:
     per_address: ConcurrencyLimiter[str] | None = field(init=False)
     #: POST publishes per client address and per token, when limited
     publish_limiter: KeyedLimiter[str] | None = field(init=False)
+    #: new channels per client address and per token, when limited
+    channel_limiter: KeyedLimiter[str] | None = field(init=False)
 
     def __post_init__(self) -> None:
         # The parser limits are config.http and config.ws themselves: one
@@ -65,6 +67,10 @@ class Context:
         rate = cfg.publish_rate
         self.publish_limiter = (
             KeyedLimiter(rate, cfg.publish_burst) if rate is not None else None
+        )
+        per_minute = cfg.new_channels_per_minute
+        self.channel_limiter = (
+            KeyedLimiter(per_minute / 60.0, per_minute) if per_minute is not None else None
         )
 
     def fold_counters(self) -> None:

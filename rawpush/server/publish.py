@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from rawpush.auth import Action
+from rawpush.auth import Action, KeyedLimiter
 from rawpush.hub import HubError
 from rawpush.proto.errors import HTTPError
 from rawpush.proto.http import Request, json_bytes
@@ -29,9 +29,10 @@ def start(ctx: Context, request: Request, channel: str, who: Caller) -> Deferred
     return Deferred(_publish(ctx, request, channel, who), cancel_on_eof=False)
 
 
-def _over_rate(ctx: Context, request: Request, who: Caller) -> float | None:
-    """Seconds to wait when this address (or token) published too much."""
-    limiter = ctx.publish_limiter
+def _over_rate(
+    limiter: KeyedLimiter[str] | None, request: Request, who: Caller
+) -> float | None:
+    """Seconds to wait when this address (or token) is over ``limiter``."""
     if limiter is None:
         return None
     keys = []
@@ -46,17 +47,25 @@ def _over_rate(ctx: Context, request: Request, who: Caller) -> float | None:
     return None
 
 
+def _limit(ctx: Context, what: str, wait: float | None) -> None:
+    if wait is not None:
+        ctx.metrics.inc("rawpush_rate_limited_total", (("what", what),))
+        retry = str(max(1, math.ceil(wait)))
+        reason = what.replace("_", " ")
+        raise HTTPError(f"too many requests ({reason})", 429, (("Retry-After", retry),))
+
+
 async def _publish(ctx: Context, request: Request, channel: str, who: Caller) -> Reply | Refusal:
     try:
         cors_headers = cors(ctx, request)
         if cors_headers is None:
             raise HTTPError("origin not allowed", 403)
         await admit(ctx.config, ctx.auth, who, Action.PUBLISH, channel)
-        wait = _over_rate(ctx, request, who)
-        if wait is not None:
-            ctx.metrics.inc("rawpush_rate_limited_total", (("what", "publish"),))
-            retry = str(max(1, math.ceil(wait)))
-            raise HTTPError("publishing too fast", 429, (("Retry-After", retry),))
+        _limit(ctx, "publish", _over_rate(ctx.publish_limiter, request, who))
+        if ctx.channel_limiter is not None and await ctx.hub.latest_id(channel) is None:
+            # A name with no event yet: creating channels is what fills the
+            # hub's channel cap, so it has a budget of its own.
+            _limit(ctx, "new_channel", _over_rate(ctx.channel_limiter, request, who))
         try:
             data = request.body.decode("utf-8")
         except UnicodeDecodeError:

@@ -292,3 +292,16 @@ async def test_the_python_clients_carry_a_token(make_server: MakeServer) -> None
         async with asyncio.timeout(WAIT):
             event = await first
         assert event.data == "signed in"
+
+
+async def test_6585_4_new_channels_per_address_are_limited(make_server: MakeServer) -> None:
+    # Inventing channel names is what fills the hub's cap: a budget per address.
+    server = await make_server(new_channels_per_minute=2)
+    codes = [
+        (await request(server.port, "POST", f"/publish/new{i}", body=b"x")).status
+        for i in range(3)
+    ]
+    assert codes == [200, 200, 429]
+    # Publishing to a channel that exists is not creating one.
+    assert (await request(server.port, "POST", "/publish/new0", body=b"y")).status == 200
+    assert metric(server, 'rawpush_rate_limited_total{what="new_channel"}') == 1
