@@ -15,7 +15,7 @@ from collections.abc import Callable
 from rawpush.proto.errors import HTTPError
 from rawpush.server.context import Context
 from rawpush.server.host import Session
-from rawpush.server.metrics import labels
+from rawpush.server.metrics import fold_counts, labels
 
 _TOO_MANY = HTTPError("too many connections", 503, (("Retry-After", "1"),))
 _TOO_MANY_HERE = HTTPError("too many connections from this address", 429, (("Retry-After", "1"),))
@@ -90,23 +90,10 @@ class Exchange:
     # -- counters ---------------------------------------------------------------
 
     def fold_counters(self) -> None:
-        metrics = self.ctx.metrics
-        labels = self._labels
         sent = self._sent()
         if sent:
             self.bytes_out += sent
-        if self.bytes_in:
-            metrics.inc("rawpush_bytes_in_total", labels, self.bytes_in)
-            self.bytes_in = 0
-        if self.bytes_out:
-            metrics.inc("rawpush_bytes_out_total", labels, self.bytes_out)
-            self.bytes_out = 0
-        if self.messages_in:
-            metrics.inc("rawpush_messages_in_total", labels, self.messages_in)
-            self.messages_in = 0
-        if self.messages_out:
-            metrics.inc("rawpush_messages_out_total", labels, self.messages_out)
-            self.messages_out = 0
+        fold_counts(self.ctx.metrics, self._labels, self)
 
     def _sent(self) -> int:
         """Bytes sent since the last fold, from the host's sender."""

@@ -11,6 +11,7 @@ always see current totals.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -52,6 +53,31 @@ def labels(transport: str) -> Labels:
     if found is None:
         found = _TRANSPORT_LABELS[transport] = (("transport", transport),)
     return found
+
+
+class Counted(Protocol):
+    """What a connection counts in plain ints on the per-event path."""
+
+    bytes_in: int
+    bytes_out: int
+    messages_in: int
+    messages_out: int
+
+
+def fold_counts(metrics: Metrics, labels: Labels, conn: Counted) -> None:
+    """Move ``conn``'s counts into ``metrics`` under ``labels`` (and zero them)."""
+    if conn.bytes_in:
+        metrics.inc("rawpush_bytes_in_total", labels, conn.bytes_in)
+        conn.bytes_in = 0
+    if conn.bytes_out:
+        metrics.inc("rawpush_bytes_out_total", labels, conn.bytes_out)
+        conn.bytes_out = 0
+    if conn.messages_in:
+        metrics.inc("rawpush_messages_in_total", labels, conn.messages_in)
+        conn.messages_in = 0
+    if conn.messages_out:
+        metrics.inc("rawpush_messages_out_total", labels, conn.messages_out)
+        conn.messages_out = 0
 
 
 def _escape(value: str) -> str:

@@ -37,7 +37,7 @@ from rawpush.server import routes
 from rawpush.server.answers import Answer, Deferred, Refusal, Reply, Takeover
 from rawpush.server.context import Context
 from rawpush.server.host import Framing, Session
-from rawpush.server.metrics import labels
+from rawpush.server.metrics import fold_counts, labels
 
 logger = logging.getLogger("rawpush.server")
 
@@ -299,20 +299,7 @@ class HTTPProtocol(asyncio.Protocol):
 
     def fold_counters(self) -> None:
         """Move this connection's counts into the metrics (see __init__)."""
-        metrics = self.ctx.metrics
-        labels = self._labels
-        if self.bytes_in:
-            metrics.inc("rawpush_bytes_in_total", labels, self.bytes_in)
-            self.bytes_in = 0
-        if self.bytes_out:
-            metrics.inc("rawpush_bytes_out_total", labels, self.bytes_out)
-            self.bytes_out = 0
-        if self.messages_in:
-            metrics.inc("rawpush_messages_in_total", labels, self.messages_in)
-            self.messages_in = 0
-        if self.messages_out:
-            metrics.inc("rawpush_messages_out_total", labels, self.messages_out)
-            self.messages_out = 0
+        fold_counts(self.ctx.metrics, self._labels, self)
 
     def _cap_send_buffer(self) -> None:
         """A subscriber's socket keeps at most ``subscriber_sndbuf`` in the
