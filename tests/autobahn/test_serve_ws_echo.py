@@ -3,7 +3,8 @@
 ``--ws-echo`` mounts a channel-less echo route, ``/echo``, on the same
 WebSocket driver as ``/ws/{channel}``, so the cases exercise what users
 run: the HTTP/1.1 upgrade, the session, the server's limits and timers.
-Same selections as ``test_echo_server``.
+Same selections as ``test_echo_server``, except that 12.* and 13.* run
+whole here.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from tests.autobahn.support import (
     RAWPUSH,
     Child,
     check_report,
-    deflate_ci_cases,
     run_kosoku_client,
     select,
 )
 
-SERVE = [RAWPUSH, "serve", "--port", "0", "--ws-echo"]
+# No keepalive Pings: a case longer than the 20 s interval would get a frame
+# it does not expect (the echo server turns them off the same way).
+SERVE = [RAWPUSH, "serve", "--port", "0", "--ws-echo", "--ws-ping-interval", "86400"]
 # Section 9 sends messages of up to 16 MiB, in one frame (9.1.6, 9.2.6).
 NINE_LIMIT = str(16 * 1024 * 1024)
 
@@ -38,9 +40,12 @@ async def test_rfc6455_autobahn_1_to_10_rawpush_serve(tmp_path: Path) -> None:
 
 
 async def test_rfc7692_autobahn_12_13_rawpush_serve_deflate(tmp_path: Path) -> None:
-    cases = deflate_ci_cases()
+    # The production path runs every compression case (all 216; several
+    # minutes, two at a time for the machine's two cores); the echo and
+    # client targets run the CI subset.
+    cases = select(["12.*", "13.*"])
     async with Child([*SERVE, "--compression", "deflate"]) as server:
-        await run_kosoku_client(echo_url(server), tmp_path, cases, parallelism=4, timeout=900)
+        await run_kosoku_client(echo_url(server), tmp_path, cases, parallelism=2, timeout=1500)
     print(check_report(tmp_path, cases))
 
 
