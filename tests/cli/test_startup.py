@@ -19,9 +19,9 @@ from tests.cli.support import (
     one_line,
     read_until,
     run,
-    self_signed,
     spawn,
 )
+from tests.tls_support import self_signed
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 

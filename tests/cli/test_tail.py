@@ -19,9 +19,9 @@ from tests.cli.support import (
     last_line,
     read_until,
     run,
-    self_signed,
     spawn,
 )
+from tests.tls_support import self_signed
 
 
 async def test_nothing_listening_gives_up_after_its_retries() -> None:

@@ -1,10 +1,18 @@
-"""Helpers for the hub tests: a hand-moved clock and a recording listener."""
+"""Helpers for the hub tests: a hand-moved clock, a recording listener, and
+for the Redis tests a real redis-server with hubs on it (one per node)."""
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from rawpush.hub import Hub, HubConfig, HubEvent
+from rawpush.hub.redis import RedisBackplane
+from tests.cluster.redis_server import RedisServer, require_redis
+from tests.hub.redis_support import MakeHub
 
 
 class Clock:
@@ -39,3 +47,27 @@ def clock() -> Clock:
 @pytest.fixture
 def hub(clock: Clock) -> Hub:
     return Hub(HubConfig(clock=clock))
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    require_redis()
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+async def make_hub(redis_server: RedisServer) -> AsyncIterator[MakeHub]:
+    hubs: list[Hub] = []
+
+    def make(config: HubConfig | None = None, **options: Any) -> Hub:
+        config = config if config is not None else HubConfig()
+        hub = Hub(config, RedisBackplane(redis_server.url, config=config, **options))
+        hubs.append(hub)
+        return hub
+
+    yield make
+    for hub in hubs:
+        await hub.close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,41 +20,7 @@ from rawpush.hub.redis import RedisBackplane, RedisUnavailable
 from tests.cluster.redis_server import RedisServer, require_redis
 
 from .conftest import Recorder
-
-MakeHub = Callable[..., Hub]
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    require_redis()
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.kill()
-
-
-@pytest.fixture
-async def make_hub(redis_server: RedisServer) -> AsyncIterator[MakeHub]:
-    hubs: list[Hub] = []
-
-    def make(config: HubConfig | None = None, **options: Any) -> Hub:
-        config = config if config is not None else HubConfig()
-        backplane = RedisBackplane(redis_server.url, config=config, **options)
-        hub = Hub(config, backplane)
-        hubs.append(hub)
-        return hub
-
-    yield make
-    for hub in hubs:
-        await hub.close()
-
-
-async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
+from .redis_support import MakeHub, until
 
 
 async def test_ids_are_the_stream_entry_ids(make_hub: MakeHub, redis_server: RedisServer) -> None:

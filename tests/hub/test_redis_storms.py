@@ -10,42 +10,15 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-from rawpush.hub import Hub, HubConfig, PublishOutcomeUnknown, Subscription, TooManyChannels
+from rawpush.hub import HubConfig, PublishOutcomeUnknown, Subscription, TooManyChannels
 from rawpush.hub.redis import RedisBackplane
-from tests.cluster.redis_server import RedisServer, require_redis
+from tests.cluster.redis_server import RedisServer
 
 from .conftest import Recorder
-from .test_redis import MakeHub, until
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    require_redis()
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.kill()
-
-
-@pytest.fixture
-async def make_hub(redis_server: RedisServer) -> AsyncIterator[MakeHub]:
-    hubs: list[Hub] = []
-
-    def make(config: HubConfig | None = None, **options: Any) -> Hub:
-        config = config if config is not None else HubConfig()
-        hub = Hub(config, RedisBackplane(redis_server.url, config=config, **options))
-        hubs.append(hub)
-        return hub
-
-    yield make
-    for hub in hubs:
-        await hub.close()
+from .redis_support import MakeHub, until
 
 
 def xlen(server: RedisServer, channel: str) -> int:

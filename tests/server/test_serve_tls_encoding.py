@@ -6,10 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import signal
 import ssl
-import subprocess
 import sys
 from pathlib import Path
 
@@ -20,9 +18,9 @@ from rawpush.proto.chunked import chunk
 from rawpush.server.encoding import SSE_GAP, sse_event, ws_frame
 from rawpush.sse import Decoder
 from rawpush.ws import ClientConnection, Text
-from tests.conftest import require
 from tests.server.conftest import MakeServer
 from tests.server.support import WAIT, open_sse
+from tests.tls_support import self_signed
 
 
 async def test_rawpush_serve_subprocess_publish_receive_sigterm() -> None:
@@ -53,56 +51,10 @@ async def test_rawpush_serve_subprocess_publish_receive_sigterm() -> None:
             await proc.wait()
 
 
-def _self_signed(tmp: Path) -> tuple[str, str]:
-    cert, key = tmp / "cert.pem", tmp / "key.pem"
-    try:
-        import datetime
-
-        from cryptography import x509  # type: ignore[import-not-found,unused-ignore]
-        from cryptography.hazmat.primitives import hashes, serialization  # type: ignore[import-not-found,unused-ignore]
-        from cryptography.hazmat.primitives.asymmetric import ec  # type: ignore[import-not-found,unused-ignore]
-        from cryptography.x509.oid import NameOID  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        require("openssl", shutil.which("openssl") is not None)
-        subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-             "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1",
-             "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"],
-            check=True, capture_output=True, timeout=WAIT,
-        )  # fmt: skip
-        return str(cert), str(key)
-    private = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    import ipaddress
-
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(private.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(private, hashes.SHA256())
-    )
-    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key.write_bytes(
-        private.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return str(cert), str(key)
 
 
 async def test_tls_listener_serves_wss_and_https(make_server: MakeServer, tmp_path: Path) -> None:
-    certfile, keyfile = _self_signed(tmp_path)
+    certfile, keyfile = self_signed(tmp_path)
     server = await make_server(certfile=certfile, keyfile=keyfile)
     assert server.url.startswith("https://")
     client = ssl.create_default_context(cafile=certfile)
@@ -150,7 +102,7 @@ def test_8996_the_tls_listener_refuses_versions_below_1_2(tmp_path: Path) -> Non
     from rawpush.server.app import _ssl_context
     from rawpush.server.config import ServerConfig
 
-    certfile, keyfile = _self_signed(tmp_path)
+    certfile, keyfile = self_signed(tmp_path)
     context = _ssl_context(ServerConfig(certfile=certfile, keyfile=keyfile))
     assert context is not None
     assert context.minimum_version >= ssl.TLSVersion.TLSv1_2
