@@ -101,6 +101,10 @@ async def test_a_server_restart_is_resumed_and_said(path: str) -> None:
         line = await read_until(proc.stdout, "before", [])
         assert line == f"{before.id}\ttick\tbefore"
         await first.close()
+        # Nothing listens now: tail's next attempt fails and it says when it
+        # retries (a long poll drained at the right moment would otherwise
+        # reach the new server without ever failing, and say nothing).
+        await read_until(proc.stderr, "retrying in", err)
         second = Server(ServerConfig(port=port, drain_retry_ms=100), hub)
         await second.start()
         try:
