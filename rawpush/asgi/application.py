@@ -24,6 +24,7 @@ call ``app.begin_drain()`` when shutdown starts (``hypercorn.asyncio.serve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import threading
 from collections.abc import Callable
@@ -167,8 +168,12 @@ def _chained(
 ) -> Callable[[int, FrameType | None], None]:
     def handler(signum: int, frame: FrameType | None) -> None:
         # Before the server's own handler: the drain is scheduled first, so
-        # the goodbyes are queued before the server starts closing.
-        loop.call_soon_threadsafe(drain)
+        # the goodbyes are queued before the server starts closing. A signal
+        # can also land while the server closes its loop (hypercorn checks
+        # its signals then): nothing is left to drain.
+        if not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # closed in between
+                loop.call_soon_threadsafe(drain)
         previous(signum, frame)
 
     return handler

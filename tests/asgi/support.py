@@ -31,6 +31,13 @@ class Running:
     proc: subprocess.Popen[bytes]
     port: int
     log: IO[bytes]
+    #: SIGTERM was sent already: ``stop`` waits instead of sending another
+    #: (a second one during the server's own shutdown races its loop)
+    terminated: bool = False
+
+    def terminate(self) -> None:
+        self.terminated = True
+        self.proc.terminate()
 
     @property
     def base(self) -> str:
@@ -77,7 +84,7 @@ STOPPED = (0, -signal.SIGTERM)
 def stop(running: Running) -> tuple[int, str]:
     """SIGTERM, as a process manager stops it; the exit status and output."""
     proc = running.proc
-    if proc.poll() is None:
+    if proc.poll() is None and not running.terminated:
         proc.send_signal(signal.SIGTERM)
     try:
         code = proc.wait(WAIT)

@@ -199,7 +199,7 @@ async def _drain(running: Running) -> None:
         for _ in range(1000):  # bounded: the poll is in within a few round trips
             if await metric(running, 'rawpush_connections{transport="poll"}') == 1:
                 break
-        running.proc.terminate()  # SIGTERM
+        running.terminate()  # SIGTERM
         body = bytearray()
         while chunk := await stream.read_chunk(WAIT):
             body += chunk
@@ -246,7 +246,7 @@ async def test_9113_poll_and_sse_over_http2_with_its_drain() -> None:
         async with asyncio.timeout(WAIT):
             while await metric(h2, 'rawpush_connections{transport="sse"}') != 1:
                 await asyncio.sleep(0.02)
-        h2.proc.terminate()  # SIGTERM: the drain ends the stream
+        h2.terminate()  # SIGTERM: the drain ends the stream
         async with asyncio.timeout(WAIT):
             out, _ = await curl.communicate()
         assert curl.returncode == 0
