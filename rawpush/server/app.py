@@ -18,6 +18,7 @@ closed (if this server created it), so nothing it accepted is lost.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import signal
 import ssl
@@ -139,7 +140,8 @@ class Server:
             return
         ctx.draining = True
         ctx.drain_event.set()
-        server.close()  # stop accepting; existing connections stay
+        await _stop_accepting(server)
+        server.close()  # stop listening; existing connections stay
         for conn in list(ctx.connections):
             conn.drain()
         deadline = asyncio.get_running_loop().time() + self.config.drain_timeout
@@ -187,6 +189,25 @@ async def serve(config: ServerConfig | None = None, **overrides: Any) -> Server:
     server = Server(dataclasses.replace(base, **overrides))
     await server.start()
     return server
+
+
+async def _stop_accepting(server: asyncio.Server) -> None:
+    """Stop accepting, then let connections accepted already get a host.
+
+    asyncio accepts a socket in one loop iteration and builds its transport
+    in a task that runs in a later one; on Python 3.11 a server closed in
+    between drops that socket without closing it (the transport cannot
+    attach to a closed server), and its client waits for an answer that
+    never comes. Removing the listener's reader first and yielding a few
+    iterations lets every accepted socket become a connection, which the
+    drain then answers (503, since the server is draining).
+    """
+    loop = asyncio.get_running_loop()
+    for sock in server.sockets:
+        with contextlib.suppress(NotImplementedError, ValueError, RuntimeError):
+            loop.remove_reader(sock.fileno())
+    for _ in range(3):  # accept callback -> transport task -> connection_made
+        await asyncio.sleep(0)
 
 
 async def serve_forever(
