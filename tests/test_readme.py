@@ -1,6 +1,7 @@
 """What a newcomer meets first: the README's set-up block, whether a
 type checker in the user's own project sees rawpush's types after the
-README's install, and every snippet of the README, run as pasted."""
+README's install, and every snippet of the README and of the docs site,
+run as pasted."""
 
 from __future__ import annotations
 
@@ -78,9 +79,18 @@ _FENCE = re.compile(r"^```(\S*)\n(.*?)^```", re.M | re.S)
 _LANGUAGES = {"python", "sh", "nginx", "text"}
 
 
-def _blocks(language: str) -> list[str]:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+def _blocks(language: str, path: Path = ROOT / "README.md") -> list[str]:
+    text = path.read_text(encoding="utf-8")
     return [body for lang, body in _FENCE.findall(text) if lang == language]
+
+
+def _doc_samples() -> list[tuple[str, str]]:
+    """``(where, code)`` for every python block of the docs site's pages."""
+    return [
+        (f"{page.relative_to(ROOT / 'docs')}-{n}", code)
+        for page in sorted((ROOT / "docs").rglob("*.md"))
+        for n, code in enumerate(_blocks("python", page))
+    ]
 
 
 def _commands() -> list[str]:
@@ -91,6 +101,7 @@ def _commands() -> list[str]:
 
 
 PYTHON = _blocks("python")
+DOCS = _doc_samples()
 COMMANDS = _commands()
 # The console script the install made, as a user runs it (next to the
 # interpreter in a venv); else the same entry point through -m.
@@ -229,14 +240,33 @@ async def _run_client(code: str, port: int) -> None:
     assert out.strip(), "the snippet printed nothing"
 
 
-@pytest.mark.parametrize("code", PYTHON, ids=[f"python-{n}" for n in range(len(PYTHON))])
-async def test_every_python_block_runs_as_pasted(code: str, live: int) -> None:
+async def _run_program(code: str) -> None:
+    """A sample that needs nothing from outside: it runs and ends cleanly."""
+    proc = await _start(sys.executable, "-u", "-c", code)
+    await _finish(proc)
+    assert proc.returncode == 0
+
+
+async def _run_sample(code: str, live: int) -> None:
     if "ServerHandshake" in code:
         await _run_sans_io_server(code)
-    elif "FastAPI" in code:
+    elif "uvicorn.run" in code:
         await _run_asgi_app(code)
-    else:
+    elif "127.0.0.1:8000" in code:
         await _run_client(code, live)
+    else:
+        await _run_program(code)
+
+
+@pytest.mark.parametrize("code", PYTHON, ids=[f"python-{n}" for n in range(len(PYTHON))])
+async def test_every_python_block_runs_as_pasted(code: str, live: int) -> None:
+    await _run_sample(code, live)
+
+
+@pytest.mark.parametrize("code", [code for _, code in DOCS], ids=[where for where, _ in DOCS])
+async def test_every_docs_sample_runs_as_pasted(code: str, live: int) -> None:
+    # The docs site's samples are programs too: none may rot.
+    await _run_sample(code, live)
 
 
 async def _run_tail(argv: list[str], port: int) -> None:
@@ -291,7 +321,7 @@ async def test_every_shell_command_runs_as_pasted(line: str, live: int) -> None:
 def test_mypy_strict_on_every_python_block(tmp_path: Path) -> None:
     # A snippet a user copies into a typed project stays typed, and a renamed
     # API fails here before a reader finds it.
-    for n, code in enumerate(PYTHON):
+    for n, code in enumerate([*PYTHON, *(code for _, code in DOCS)]):
         (tmp_path / f"snippet_{n}.py").write_text(code)
     done = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "."],
@@ -305,4 +335,4 @@ def test_readme_has_snippets_and_labels_every_fence() -> None:
     languages = [lang for lang, _ in _FENCE.findall(text)]
     # An unlabelled or oddly labelled block would escape the two tests above.
     assert set(languages) <= _LANGUAGES, languages
-    assert len(PYTHON) >= 5 and len(COMMANDS) >= 4
+    assert len(PYTHON) >= 5 and len(COMMANDS) >= 4 and len(DOCS) >= 7
