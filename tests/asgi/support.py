@@ -9,6 +9,7 @@ waits for the server to come up.
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import socket
 import subprocess
@@ -109,8 +110,10 @@ async def fetch(
     return response.status, dict(response.headers), data
 
 
-async def publish(running: Running, channel: str, data: str) -> str:
-    status, _, body = await fetch("POST", f"{running.push}/publish/{channel}", data.encode())
+async def publish(running: Running, channel: str, data: str, event: str = "") -> str:
+    query = f"?event={event}" if event else ""
+    url = f"{running.push}/publish/{channel}{query}"
+    status, _, body = await fetch("POST", url, data.encode())
     assert status == 200, body
     ident = body.decode().split('"')[3]  # {"id":"..."}
     return ident
@@ -123,3 +126,56 @@ async def metric(running: Running, line_start: str) -> float:
         if line.startswith(line_start):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
+
+
+class Proxy:
+    """A TCP relay in front of the server: ``cut()`` breaks every link while
+    the server stays up, so a client's reconnect must resume to catch up."""
+
+    def __init__(self, port: int) -> None:
+        self.target = port
+        self.port = 0
+        self.connections = 0
+        self._links: set[asyncio.StreamWriter] = set()
+        self._listener: asyncio.Server | None = None
+
+    async def __aenter__(self) -> Proxy:
+        self._listener = await asyncio.start_server(self._link, "127.0.0.1", 0)
+        self.port = self._listener.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._listener is not None
+        self._listener.close()
+        self.cut()
+        await self._listener.wait_closed()
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def cut(self) -> None:
+        for writer in self._links:
+            writer.transport.abort()
+        self._links.clear()
+
+    async def _link(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            far_reader, far_writer = await asyncio.open_connection("127.0.0.1", self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._links |= {writer, far_writer}
+
+        async def copy(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (OSError, RuntimeError):
+                pass  # the other side was cut
+            finally:
+                dst.transport.abort()
+
+        await asyncio.gather(copy(reader, far_writer), copy(far_reader, writer))
