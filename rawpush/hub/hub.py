@@ -13,7 +13,6 @@ backplane whose reads and fan-out are separate network round trips.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -29,12 +28,10 @@ from .events import (
     validate_event_name,
     validate_idempotency_key,
 )
+from .fanout import DEFAULT_SLICE, Fanout
 from .ids import IdKey, parse_id
 
 __all__ = ["ChannelStats", "Hub", "HubStats", "Subscription"]
-
-logger = logging.getLogger("rawpush.hub")
-
 
 @dataclass(frozen=True, slots=True)
 class ChannelStats:
@@ -127,13 +124,6 @@ class Subscription:
         return f"<Subscription {self.channel!r} {state}>"
 
 
-def _retrieve(future: asyncio.Future[object]) -> None:
-    # Mark the outcome as seen: ``_finish`` reports failures itself, and
-    # when it was cancelled first there is nobody left to report them to.
-    if not future.cancelled():
-        future.exception()
-
-
 class _Channel:
     """This process's subscribers of one channel, and its backplane watch."""
 
@@ -153,13 +143,21 @@ class Hub:
     The hub owns its backplane: ``close()`` closes it.
     """
 
-    def __init__(self, config: HubConfig | None = None, backplane: Backplane | None = None) -> None:
+    def __init__(
+        self,
+        config: HubConfig | None = None,
+        backplane: Backplane | None = None,
+        *,
+        fanout_slice: int = DEFAULT_SLICE,
+    ) -> None:
         self.config = config if config is not None else HubConfig()
         self.backplane = backplane if backplane is not None else MemoryBackplane(self.config)
+        #: delivery to local subscribers, ``fanout_slice`` of them between
+        #: two yields to the event loop; its counters say how it went
+        self.delivery = Fanout(fanout_slice)
         self._channels: dict[str, _Channel] = {}
         self._published: dict[str, int] = {}
         self._waiters: set[asyncio.Future[None]] = set()
-        self._listener_errors = 0
         self._closed = False
 
     @property
@@ -195,10 +193,13 @@ class Hub:
         and refused, as is any invalid name (``InvalidEventName``, a
         ``HubError`` with status 400).
 
-        Returns the stored event (with its id) once every local listener has
+        Returns the stored event (with its id) once the local listeners have
         taken it: listeners that returned an awaitable (``block`` policy)
-        are awaited, so a full subscriber slows its publisher. Cancelling a
-        publisher that waits there does not cancel the delivery.
+        are awaited, so a full subscriber slows its publisher. An audience
+        larger than one fan-out slice is finished after the return, unless
+        a listener holds the publisher or the channel's backlog is full
+        (``rawpush.hub.fanout``). Cancelling a publisher that waits there
+        does not cancel the delivery.
         Raises ``HubClosed`` after ``close()``.
         """
         validate_channel(channel)
@@ -333,86 +334,15 @@ class Hub:
     # -- delivery ---------------------------------------------------------
 
     def _fanout(self, event: HubEvent) -> Awaitable[object] | None:
-        """The backplane's sink: hand ``event`` to every local subscriber."""
+        """The backplane's sink: hand ``event`` to every local subscriber.
+
+        In slices that yield to the event loop (``rawpush.hub.fanout``): a
+        channel with a huge audience does not hold up the others.
+        """
         chan = self._channels.get(event.channel)
         if chan is None:
             return None
-        key = parse_id(event.id)
-        pending: list[asyncio.Task[None]] = []
-        for sub in tuple(chan.subs):  # a listener may close subscriptions
-            if sub._closed:
-                continue
-            if sub._buffer is not None:
-                sub._buffer.append((key, event))
-                continue
-            if sub._last is not None and key <= sub._last:
-                continue  # already replayed
-            sub._last = key
-            task = self._deliver(sub, event)
-            if task is not None:
-                pending.append(task)
-        if not pending:
-            return None
-        # Shielded so that a cancelled publisher does not cancel deliveries.
-        return asyncio.shield(asyncio.gather(*pending, return_exceptions=True))
-
-    def _deliver(self, sub: Subscription, event: HubEvent) -> asyncio.Task[None] | None:
-        if sub._tail is not None:
-            # The listener still holds the publisher of an earlier event:
-            # this one waits its turn, so the listener sees id order.
-            task = asyncio.ensure_future(self._finish(sub, sub._tail, event, None))
-        else:
-            result = self._call(sub, event)
-            if result is None:
-                return None
-            # Start the awaitable now (a listener may return a bare
-            # coroutine, e.g. ``queue.put(event)``): if the subscription is
-            # closed before ``_finish`` runs, it is not left never-awaited.
-            started = asyncio.ensure_future(result)
-            started.add_done_callback(_retrieve)
-            task = asyncio.ensure_future(self._finish(sub, None, event, started))
-        sub._tail = task
-        pending = sub._pending
-        if pending is None:
-            pending = sub._pending = set()
-        pending.add(task)
-        task.add_done_callback(pending.discard)
-        return task
-
-    def _call(self, sub: Subscription, event: HubEvent) -> Awaitable[object] | None:
-        try:
-            return sub._listener(event)
-        except Exception:
-            self._drop(sub)
-            return None
-
-    async def _finish(
-        self,
-        sub: Subscription,
-        previous: asyncio.Task[None] | None,
-        event: HubEvent,
-        result: Awaitable[object] | None,
-    ) -> None:
-        try:
-            if previous is not None:
-                await asyncio.wait({previous})
-                if sub._closed:
-                    return
-                result = self._call(sub, event)
-            if result is not None:
-                try:
-                    await result
-                except Exception:
-                    self._drop(sub)
-        finally:
-            if sub._tail is asyncio.current_task():
-                sub._tail = None
-
-    def _drop(self, sub: Subscription) -> None:
-        # One broken subscriber must not stop the others: log it, forget it.
-        self._listener_errors += 1
-        logger.exception("listener of channel %r failed; unsubscribing it", sub.channel)
-        sub.close()
+        return self.delivery.hand(chan.subs, event)
 
     # -- long polling -----------------------------------------------------
 
@@ -471,6 +401,7 @@ class Hub:
             if not woken.done():
                 woken.set_result(None)
         await self.backplane.close()
+        self.delivery.close()
 
     def stats(self) -> HubStats:
         """Cheap counters for ``/metrics`` (history sizes may be stale on Redis)."""
@@ -494,5 +425,5 @@ class Hub:
             subscribers=sum(c.subscribers for c in channels.values()),
             waiters=len(self._waiters),
             published=sum(self._published.values()),
-            listener_errors=self._listener_errors,
+            listener_errors=self.delivery.listener_errors,
         )
