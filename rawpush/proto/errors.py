@@ -18,6 +18,8 @@ guess. The whole tree::
         +-- HTTPError             .status, .headers: the HTTP response to send
         |   +-- HandshakeError    the opening handshake failed (RFC 6455 4)
         +-- SSEDecodeError        an event stream went over a limit
+        +-- H2Error               .code: the RFC 9113 section 7 error code of
+                                  the GOAWAY already queued
 
 Match on the class to tell failures apart; ``code`` (a class attribute of
 each ``WebSocketError`` subclass) is what goes on the wire. The WebSocket
@@ -41,6 +43,9 @@ What each parser does after it raised its remote error:
 - ``HTTPConnection``: dead. Every later ``receive_data``, ``receive_eof``
   and ``next_request`` raises ``LocalProtocolError``; ``respond_error``
   gives the answer and ``should_close`` is True.
+- ``H2Connection`` (``rawpush.proto.h2``): the GOAWAY carrying ``code`` is
+  queued in ``data_to_send()``; every later ``receive_data`` raises
+  ``LocalProtocolError``. Flush the GOAWAY and close the socket.
 - SSE ``Decoder``: events completed before the bad line are returned
   first, and the ``SSEDecodeError`` is raised by that same call when it
   completed none, otherwise by the next ``feed``/``end``. After that every
@@ -50,6 +55,7 @@ What each parser does after it raised its remote error:
 from __future__ import annotations
 
 __all__ = [
+    "H2Error",
     "HTTPError",
     "HandshakeError",
     "InvalidPayload",
@@ -146,3 +152,19 @@ class SSEDecodeError(RemoteProtocolError):
 
 class SSEEncodeError(LocalProtocolError):
     """An event cannot be encoded without the client silently losing part of it."""
+
+
+class H2Error(RemoteProtocolError):
+    """An HTTP/2 peer broke RFC 9113 (or a limit) badly enough to end the
+    connection; ``code`` is the error code of the GOAWAY (section 7):
+    1 PROTOCOL_ERROR, 3 FLOW_CONTROL_ERROR, 6 FRAME_SIZE_ERROR,
+    9 COMPRESSION_ERROR, 11 ENHANCE_YOUR_CALM (a flood, a header block over
+    the limit), ...; ``last_stream_id`` is the one the GOAWAY names.
+    """
+
+    code: int = 1
+
+    def __init__(self, message: str, code: int = 1, last_stream_id: int = 0) -> None:
+        super().__init__(message)
+        self.code = code
+        self.last_stream_id = last_stream_id

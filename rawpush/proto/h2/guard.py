@@ -1,0 +1,128 @@
+"""Flood and size defences that read only frame headers (RFC 9113 section
+4.1), ahead of h2.
+
+The guard walks the 9-byte frame headers of what the peer sends, across
+any cuts, without buffering payloads, and counts per window of received
+frames what costs us work and the peer nothing (RFC 9113 section 10.5):
+RST_STREAMs (rapid reset, CVE-2023-44487), PINGs and SETTINGS (each
+owes an answer), empty DATA and CONTINUATION frames that end nothing. It
+also bounds a header block across HEADERS and CONTINUATION frames as it
+grows (CVE-2024-27316: h2 would buffer up to 64 frames of it first).
+Frames longer than the largest frame size we accept are left for h2 to
+refuse with FRAME_SIZE_ERROR (section 4.2).
+"""
+
+from __future__ import annotations
+
+from rawpush.proto.h2.events import H2Config
+
+__all__ = ["FloodGuard"]
+
+#: RFC 9113 section 3.4: the client connection preface
+PREFACE_SIZE = 24
+_FRAME_HEADER = 9
+#: SETTINGS_MAX_FRAME_SIZE we keep: the initial value (section 6.5.2)
+MAX_FRAME_SIZE = 16_384
+
+_DATA = 0x0
+_HEADERS = 0x1
+_RST_STREAM = 0x3
+_SETTINGS = 0x4
+_PING = 0x6
+_CONTINUATION = 0x9
+_END_STREAM = 0x1
+_ACK = 0x1
+_END_HEADERS = 0x4
+
+
+class FloodGuard:
+    """Fed every received byte in order; ``feed`` returns None or the
+    offset in its data where the frame that broke a limit starts (possibly
+    negative, when its header began in an earlier call), with ``reason``
+    saying which. Once tripped it stays tripped."""
+
+    __slots__ = (
+        "_block",
+        "_config",
+        "_counts",
+        "_frames",
+        "_head",
+        "_skip",
+        "reason",
+    )
+
+    def __init__(self, config: H2Config) -> None:
+        self._config = config
+        self._skip = PREFACE_SIZE  # h2 checks the preface itself
+        self._head = bytearray()
+        self._frames = 0
+        # resets, pings, settings, empty frames in the current window
+        self._counts = [0, 0, 0, 0]
+        #: bytes of the header block in progress, None between blocks
+        self._block: int | None = None
+        self.reason: str | None = None
+
+    def feed(self, data: bytes) -> int | None:
+        if self.reason is not None:
+            return 0
+        view = memoryview(data)
+        size = len(data)
+        at = 0
+        while at < size:
+            if self._skip:
+                step = min(self._skip, size - at)
+                self._skip -= step
+                at += step
+                continue
+            need = _FRAME_HEADER - len(self._head)
+            self._head += view[at : at + need]
+            at += min(need, size - at)
+            if len(self._head) < _FRAME_HEADER:
+                break
+            head = self._head
+            length = int.from_bytes(head[0:3], "big")
+            self._skip = length
+            reason = self._count(length, head[3], head[4])
+            head.clear()
+            if reason is not None:
+                self.reason = reason
+                return at - _FRAME_HEADER
+        return None
+
+    def _count(self, length: int, kind: int, flags: int) -> str | None:
+        if length > MAX_FRAME_SIZE:
+            return None  # h2's FRAME_SIZE_ERROR (section 4.2)
+        config = self._config
+        self._frames += 1
+        if self._frames > config.flood_window:
+            self._frames = 1
+            self._counts = [0, 0, 0, 0]
+        counts = self._counts
+        before = self._block
+        if kind == _HEADERS or (kind == _CONTINUATION and before is not None):
+            # A CONTINUATION outside a block is h2's PROTOCOL_ERROR (6.10).
+            block = length if before is None or kind == _HEADERS else before + length
+            if block > config.http.max_header_bytes:
+                return "header block over the limit"
+            self._block = None if flags & _END_HEADERS else block
+            if kind == _CONTINUATION and not length and not flags & _END_HEADERS:
+                counts[3] += 1
+        elif kind == _DATA:
+            if not length and not flags & _END_STREAM:
+                counts[3] += 1
+        elif kind == _RST_STREAM:
+            counts[0] += 1
+        elif kind == _PING:
+            counts[1] += not flags & _ACK
+        elif kind == _SETTINGS:
+            counts[2] += not flags & _ACK
+        resets, pings, settings, empty = counts
+        if resets > config.max_resets:
+            return "too many RST_STREAM frames (rapid reset)"
+        if pings > config.max_pings:
+            return "too many PING frames"
+        if settings > config.max_settings:
+            return "too many SETTINGS frames"
+        if empty > config.max_empty_frames:
+            return "too many empty frames"
+        return None
