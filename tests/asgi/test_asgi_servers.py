@@ -4,9 +4,11 @@ hypercorn (real processes on loopback), with real clients: rawpush's own
 
 Every resume starts from a known id, so a client sees the same events
 whether it subscribed before or after they were published: the tests
-never wait for a subscription to settle. The first event after the
-resume point comes from the replay, which proves the client subscribed;
-later ones are live.
+never wait for a subscription to settle, except the stalled-reader test
+(200 healthy readers beside the stalled one), which publishes far more
+than the history holds and so waits, on /metrics, for every stream to be
+open first. The first event after the resume point comes from the
+replay, which proves the client subscribed; later ones are live.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import socket
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import websockets
@@ -23,6 +26,7 @@ import websockets
 from rawpush.client import EventSource, LongPoller, connect
 from rawpush.client.http import parse_url
 from rawpush.client.sse import open_stream
+from tests.asgi import site
 from tests.asgi.site import HISTORY
 from tests.asgi.support import SERVERS, STOPPED, WAIT, Running, fetch, launch, metric, publish, stop
 
@@ -133,12 +137,25 @@ def test_9110_answers_and_raw_path_routing_seen_by_curl(running: Running) -> Non
     assert "rawpush_connections_total" in _curl(f"{running.push}/metrics")
 
 
-async def test_stalled_sse_reader_is_cut_while_50_healthy_ones_get_everything(
+HEALTHY = 200
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+async def test_stalled_sse_reader_is_cut_while_200_healthy_ones_get_everything(
     running: Running,
 ) -> None:
     start = await publish(running, "fan", "start")
     overflowed = 'rawpush_disconnects_total{reason="overflow"}'
+    queued = 'rawpush_queue_bytes{transport="sse"}'
+    streams = 'rawpush_connections{transport="sse"}'
     before = await metric(running, overflowed)
+    open_before = await metric(running, streams)
     # The stalled reader: a tiny receive buffer, and it never reads.
     stalled = socket.socket()
     stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -158,16 +175,37 @@ async def test_stalled_sse_reader_is_cut_while_50_healthy_ones_get_everything(
                 got.append(event.id or "")
         return got
 
-    async with asyncio.timeout(4 * WAIT):
-        readers = [asyncio.ensure_future(healthy()) for _ in range(50)]
+    async with asyncio.timeout(6 * WAIT):
+        readers = [asyncio.ensure_future(healthy()) for _ in range(HEALTHY)]
+        # Every stream is open before the burst: one that came later than
+        # HISTORY events would resume into a gap instead of a replay.
+        for _ in range(10_000):  # bounded: each try is a request
+            if await metric(running, streams) >= open_before + HEALTHY + 1:
+                break
+        assert await metric(running, streams) >= open_before + HEALTHY + 1
+        rss_before = _rss_kib(running.proc.pid)
+        most_queued = 0.0
         for _ in range(1000):  # bounded: the overflow comes within ~100 events
             sent.append(await publish(running, "fan", payload))
-            if len(sent) % 10 == 0 and await metric(running, overflowed) > before:
-                break
+            if len(sent) % 10 == 0:
+                most_queued = max(most_queued, await metric(running, queued))
+                if await metric(running, overflowed) > before:
+                    break
+        rss_grown = _rss_kib(running.proc.pid) - rss_before
         assert await metric(running, overflowed) == before + 1
         await publish(running, "fan", "end")
         results = await asyncio.gather(*readers)
     assert all(got == sent for got in results)
+    # Memory: every outbox stays under its queue limit, the stalled one
+    # included, so the server's growth is at most that per stream, plus the
+    # watermark's worth before ASGI send and the server's own buffer. (Here
+    # the kernel takes ~3 MB of the stalled stream before the queue fills:
+    # the overflow above is what shows the queue is bounded; this is the
+    # ceiling the process must stay under while it happens.)
+    limit = site.config.queue_max_bytes
+    per_stream = limit + site.config.write_high_water + 64 * 1024
+    assert most_queued <= (HEALTHY + 1) * limit
+    assert rss_grown * 1024 <= (HEALTHY + 1) * per_stream, (rss_grown, len(sent))
     # The stalled one, read at last: a part of the stream, then its end.
     stalled.settimeout(WAIT)
     seen = bytearray()
