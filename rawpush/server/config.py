@@ -149,6 +149,10 @@ class ServerConfig:
     write_stall_timeout: float = 30.0
     #: the longest wait, in seconds, a long poll may ask for (default 60)
     max_poll_timeout: float = 60.0
+    #: channels one multi-channel connection (``/sse?channel=..``, ``/ws``,
+    #: ``/poll?channel=..``) may hold (default 32); more is 400, or an error
+    #: reply on ``/ws``
+    max_channels_per_connection: int = 32
 
     # -- connections -------------------------------------------------------
     #: open connections at most; one more gets 503 (default 10000)
@@ -332,6 +336,7 @@ class ServerConfig:
             "queue_max_bytes",
             "queue_max_messages",
             "write_high_water",
+            "max_channels_per_connection",
         ):
             value = getattr(self, name)
             if not _is_int(value) or value < 1:
