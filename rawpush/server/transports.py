@@ -11,7 +11,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from rawpush.proto.http import Request
-from rawpush.server import poll, publish, sse_multi, sse_session, tickets, ws_echo, ws_session
+from rawpush.server import (
+    poll,
+    publish,
+    sse_multi,
+    sse_session,
+    tickets,
+    ws_echo,
+    ws_multi,
+    ws_session,
+)
 from rawpush.server.answers import Answer
 from rawpush.server.context import Context
 from rawpush.server.security import Caller
@@ -43,6 +52,7 @@ class Transport:
 
 REGISTRY: tuple[Transport, ...] = (
     Transport("ws", "/ws/", ("GET",), ws_session.start, queued=True),
+    Transport("ws", "/ws", ("GET",), ws_multi.start, queued=True),
     Transport("sse", "/sse/", ("GET", "HEAD", "OPTIONS"), sse_session.start, queued=True),
     Transport("sse", "/sse", ("GET", "HEAD", "OPTIONS"), sse_multi.start, queued=True),
     Transport("poll", "/poll/", ("GET", "OPTIONS"), poll.start),
