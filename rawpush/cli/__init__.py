@@ -3,7 +3,8 @@
 Each subcommand lives in its own module with an ``add_parser(sub)`` that
 registers its flags and sets ``run`` to the function that carries it out.
 A failure leaves through one path (``rawpush.cli.errors``): one line on
-stderr, and an exit status that says what kind of failure it was.
+stderr, and an exit status that says what kind of failure it was. Every
+command takes ``--log-level`` (``rawpush.cli.logs``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 from importlib import metadata
 from typing import cast
 
-from rawpush.cli import echo, serve, tools
+from rawpush.cli import config_file, echo, logs, serve, tools
 from rawpush.cli.errors import CLIError, Exit, Parser, say
 
 
@@ -41,11 +42,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_parser(sub)
     echo.add_parser(sub)
     tools.add_parsers(sub)
+    # After every subcommand's own flags: the fields no flag sets yet.
+    config_file.add_generated_flags(sub.choices["serve"])
+    for command in sub.choices.values():
+        logs.add_level_flag(command)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    logs.setup(args.log_level)
     try:
         result: int = args.run(args)
     except CLIError as exc:

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from http import HTTPStatus
 from typing import Any
 
 import h11
@@ -66,6 +67,9 @@ _JSON_TYPE = ("Content-Type", "application/json")
 # The framing headers respond() computes itself; a caller's copy would
 # either be redundant or contradict the body (RFC 9112 section 6.3).
 _FRAMING = frozenset({b"content-length", b"transfer-encoding"})
+# The registered reason phrase of every status (RFC 9110 section 15); a
+# status outside the registry gets none, which RFC 9112 section 4 allows.
+_PHRASES = {int(s): s.phrase.encode("ascii") for s in HTTPStatus}
 # States in which the server may still begin a response (h11 allows an
 # error response from IDLE after the request head failed to parse).
 _CAN_RESPOND = (h11.IDLE, h11.SEND_RESPONSE)
@@ -346,11 +350,15 @@ class HTTPConnection:
     def _send_head(self, status: int, fields: list[tuple[bytes, bytes]]) -> bytes:
         # h11 validates the status and header syntax when the event is built,
         # so building it belongs inside the translation to our own error.
+        # RFC 9112 section 4: the reason phrase is for humans and a client
+        # ignores it, but an empty one ("HTTP/1.1 404 ") reads as broken
+        # in curl -v, proxies' logs and packet captures.
+        reason = _PHRASES.get(status, b"")
         try:
             head: h11.Event = (
-                h11.InformationalResponse(status_code=status, headers=fields)
+                h11.InformationalResponse(status_code=status, headers=fields, reason=reason)
                 if status < 200
-                else h11.Response(status_code=status, headers=fields)
+                else h11.Response(status_code=status, headers=fields, reason=reason)
             )
         except h11.LocalProtocolError as exc:
             raise LocalProtocolError(str(exc)) from exc

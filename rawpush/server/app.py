@@ -51,9 +51,9 @@ def _ssl_context(config: ServerConfig) -> ssl.SSLContext | None:
     context.load_cert_chain(config.certfile, config.keyfile)
     # Nothing older than TLS 1.2 (RFC 8996 deprecates 1.0 and 1.1).
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    # http/1.1 only: h11 speaks nothing else, and WebSocket over h2 (RFC
-    # 8441) is not offered.
-    context.set_alpn_protocols(["http/1.1"])
+    # RFC 9113 section 3.2: "h2" first, so a client that speaks both gets
+    # HTTP/2 (the HTTP/1.1 host hands such a connection to the HTTP/2 one).
+    context.set_alpn_protocols(["h2", "http/1.1"] if config.http2 else ["http/1.1"])
     return context
 
 

@@ -240,6 +240,14 @@ class ServerConfig:
     #: default False)
     ws_echo: bool = False
 
+    # -- HTTP/2 --------------------------------------------------------------
+    #: serve HTTP/2: ALPN "h2" over TLS, prior knowledge in cleartext (RFC
+    #: 9113 section 3); False speaks HTTP/1.1 only (default True)
+    http2: bool = True
+    #: SETTINGS_MAX_CONCURRENT_STREAMS: streams one HTTP/2 connection may
+    #: have open at once (default 100; RFC 9113 section 6.5.2)
+    h2_max_concurrent_streams: int = 100
+
     # -- drain ---------------------------------------------------------------
     #: retry hint, in milliseconds, sent to SSE clients when the server shuts
     #: down (default 1000)
@@ -258,6 +266,11 @@ class ServerConfig:
             self._fail("compression", "must be None or 'deflate'")
         if not isinstance(self.ws_echo, bool):
             self._fail("ws_echo", "must be True or False")
+        if not isinstance(self.http2, bool):
+            self._fail("http2", "must be True or False")
+        streams = self.h2_max_concurrent_streams
+        if not _is_int(streams) or not 1 <= streams < 1 << 31:
+            self._fail("h2_max_concurrent_streams", "must be an int from 1 to 2**31 - 1")
 
     # -- the largest message -------------------------------------------------
 

@@ -36,6 +36,15 @@ METRICS: dict[str, tuple[str, str]] = {
         "counter",
         "Times this node's backplane reader fell behind the store's trim (clients got a gap).",
     ),
+    "rawpush_protocol_connections": ("gauge", "Open connections by HTTP version (h1, h2)."),
+    "rawpush_protocol_connections_total": (
+        "counter",
+        "Connections accepted by HTTP version (h1, h2).",
+    ),
+    "rawpush_h2_streams": ("gauge", "Open HTTP/2 streams."),
+    "rawpush_h2_streams_total": ("counter", "HTTP/2 streams opened by clients."),
+    "rawpush_h2_goaways_sent_total": ("counter", "HTTP/2 GOAWAY frames sent, by error code."),
+    "rawpush_h2_resets_received_total": ("counter", "HTTP/2 RST_STREAM frames received."),
     "rawpush_backplane_reconnects_total": (
         "counter",
         "Times this node's backplane reader lost its store connection and reconnected.",

@@ -32,10 +32,12 @@ from collections.abc import Callable
 
 from rawpush.proto.chunked import LAST_CHUNK
 from rawpush.proto.errors import HTTPError, LocalProtocolError
+from rawpush.proto.h2 import PREFACE
 from rawpush.proto.http import Headers, HTTPConnection, Request, refusal_before_request
-from rawpush.server import routes
+from rawpush.server import access_log, routes
 from rawpush.server.answers import Answer, Deferred, Refusal, Reply, Takeover
 from rawpush.server.context import Context
+from rawpush.server.h2_host import H2Protocol
 from rawpush.server.host import Framing, Session
 from rawpush.server.metrics import fold_counts, labels
 
@@ -55,6 +57,8 @@ _RESPONSE_503 = refusal_before_request(
     HTTPError("too many connections", 503, (("Retry-After", "1"),))
 )
 # One address over its share of connections (RFC 6585 section 4).
+#: the ``protocol`` label of an HTTP/1.x connection
+_H1 = (("protocol", "h1"),)
 _RESPONSE_429 = refusal_before_request(
     HTTPError("too many connections from this address", 429, (("Retry-After", "1"),))
 )
@@ -67,9 +71,11 @@ class HTTPProtocol(asyncio.Protocol):
         "_cancel_on_eof",
         "_closing",
         "_counted",
+        "_exchange",
         "_http10",
         "_labels",
         "_reading",
+        "_sniff",
         "_task",
         "_timer",
         "bytes_in",
@@ -98,6 +104,11 @@ class HTTPProtocol(asyncio.Protocol):
         self._counted = False
         self._closing = False
         self._buffered = 0
+        # The exchange being served, for the access log; None while it is off.
+        self._exchange: access_log.Exchange | None = None
+        # The first bytes, while they may still be the HTTP/2 preface (RFC
+        # 9113 section 3.3: prior knowledge); None once they are not.
+        self._sniff: bytes | None = b"" if ctx.config.http2 else None
         # Counted here as plain ints, on the per-event path, and added to
         # the metrics by fold_counters() (when /metrics is read, when the
         # transport label changes, when the connection ends): a dict update
@@ -113,6 +124,10 @@ class HTTPProtocol(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         ctx = self.ctx
+        ssl_object = transport.get_extra_info("ssl_object")
+        if ssl_object is not None and ssl_object.selected_alpn_protocol() == "h2":
+            self._to_h2(transport, b"")  # RFC 9113 section 3.2
+            return
         ctx.connections.add(self)
         if ctx.accepted >= ctx.config.max_connections or ctx.draining:
             self._refuse_early("max_connections", "503", _RESPONSE_503)
@@ -127,9 +142,31 @@ class HTTPProtocol(asyncio.Protocol):
         transport.set_write_buffer_limits(cfg.write_high_water, cfg.write_low_water)
         ctx.metrics.inc("rawpush_connections", self._labels)
         ctx.metrics.inc("rawpush_connections_total", self._labels)
+        ctx.metrics.inc("rawpush_protocol_connections", _H1)
+        ctx.metrics.inc("rawpush_protocol_connections_total", _H1)
         self._arm(cfg.header_timeout, self._header_timeout)
 
+    def _to_h2(self, transport: asyncio.Transport, data: bytes) -> None:
+        """Hand the connection to the HTTP/2 host with what was read of it."""
+        if self.transport is transport and self._counted:
+            self.connection_lost(None)  # out of the HTTP/1.1 counts
+        h2 = H2Protocol(self.ctx)
+        transport.set_protocol(h2)
+        h2.connection_made(transport)
+        if data:
+            h2.data_received(data)
+
     def data_received(self, data: bytes) -> None:
+        if self._sniff is not None:
+            data = self._sniff + data
+            self._sniff = None
+            if PREFACE.startswith(data[: len(PREFACE)]):
+                if len(data) < len(PREFACE):
+                    self._sniff = data  # a preface cut short, so far
+                    return
+                assert self.transport is not None
+                self._to_h2(self.transport, data)
+                return
         self.bytes_in += len(data)
         if self.session is not None:
             self.session.data_received(data)
@@ -172,6 +209,7 @@ class HTTPProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_timer()
+        self._end_exchange()  # a session's, or one whose client left mid-request
         if self._task is not None:
             self._task.cancel()
         if self.session is not None:
@@ -183,6 +221,7 @@ class HTTPProtocol(asyncio.Protocol):
             self._counted = False  # out of every gauge from here on
             ctx.accepted -= 1
             ctx.metrics.inc("rawpush_connections", self._labels, -1)
+            ctx.metrics.inc("rawpush_protocol_connections", _H1, -1)
             if ctx.per_address is not None:
                 ctx.per_address.release(self._address())
 
@@ -193,6 +232,11 @@ class HTTPProtocol(asyncio.Protocol):
         metrics.inc("rawpush_http_responses_total", (("status", status),))
         assert self.transport is not None
         self.transport.write(response)
+        if access_log.enabled():
+            self._begin_exchange("", "", "")
+            assert self._exchange is not None
+            self._exchange.status, self._exchange.sent = int(status), len(response)
+            self._end_exchange()
         self._linger()
 
     def _address(self) -> str:
@@ -292,6 +336,8 @@ class HTTPProtocol(asyncio.Protocol):
             metrics.inc("rawpush_connections", self._labels, -1)
         self.kind = kind
         self._labels = labels(kind)
+        if new and self._exchange is not None:
+            self._exchange.transport = kind
         if self._counted:
             metrics.inc("rawpush_connections", self._labels)
             if new:
@@ -299,6 +345,8 @@ class HTTPProtocol(asyncio.Protocol):
 
     def fold_counters(self) -> None:
         """Move this connection's counts into the metrics (see __init__)."""
+        if self._exchange is not None:
+            self._exchange.sent += self.bytes_out  # bytes_out restarts at 0
         fold_counts(self.ctx.metrics, self._labels, self)
 
     def _cap_send_buffer(self) -> None:
@@ -323,6 +371,8 @@ class HTTPProtocol(asyncio.Protocol):
         del self.http
 
     def _count_status(self, status: int) -> None:
+        if self._exchange is not None:
+            self._exchange.status = status
         self.ctx.metrics.inc("rawpush_http_responses_total", (("status", str(status)),))
 
     # -- the request loop ----------------------------------------------------
@@ -348,6 +398,8 @@ class HTTPProtocol(asyncio.Protocol):
 
     def _dispatch(self, request: Request) -> None:
         self._http10 = request.http_version == "1.0"
+        if access_log.enabled():
+            self._begin_exchange(request.method, request.target, f"HTTP/{request.http_version}")
         self._carry_out(routes.dispatch(self.ctx, request, self.peer))
 
     def _carry_out(self, answer: Answer) -> None:
@@ -403,6 +455,7 @@ class HTTPProtocol(asyncio.Protocol):
 
     def _finish(self, answer: Reply | Refusal) -> None:
         self.write(self._serialize(answer))
+        self._end_exchange()
         if self.http.should_close or self.ctx.draining:
             self._closing = True
             self.close()
@@ -410,9 +463,12 @@ class HTTPProtocol(asyncio.Protocol):
             self._closing = True
 
     def _respond_and_linger(self, error: HTTPError) -> None:
+        if self._exchange is None and access_log.enabled():
+            self._begin_exchange("", "", "")  # no request was read
         # LocalProtocolError: a response was already under way; add nothing.
         with contextlib.suppress(LocalProtocolError):
             self.write(self._serialize(Refusal(error, close=True)))
+        self._end_exchange()
         self._linger()
 
     def _linger(self) -> None:
@@ -424,6 +480,22 @@ class HTTPProtocol(asyncio.Protocol):
             self._arm(_LINGER, self.close)
         else:
             transport.close()
+
+    # -- the access log (rawpush.server.access_log) ----------------------------
+
+    def _begin_exchange(self, method: str, target: str, version: str) -> None:
+        exchange = access_log.Exchange(method, target, version, self.kind)
+        # bytes_out counts from the last fold: the exchange's bytes are what
+        # it grows by from here, plus what folds move away (fold_counters).
+        exchange.sent = -self.bytes_out
+        self._exchange = exchange
+
+    def _end_exchange(self) -> None:
+        exchange = self._exchange
+        if exchange is not None:
+            self._exchange = None
+            exchange.sent += self.bytes_out
+            access_log.end(exchange, self.peer)
 
     # -- timers ------------------------------------------------------------------
 
