@@ -250,6 +250,21 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default=None,
         help="also serve a WebSocket echo at /echo, for conformance runs (default off)",
     )
+    g = p.add_argument_group("HTTP/2")
+    g.add_argument(
+        "--no-http2",
+        dest="http2",
+        action="store_false",
+        default=None,
+        help="speak HTTP/1.1 only: no ALPN h2 over TLS, no prior knowledge (default: both)",
+    )
+    g.add_argument(
+        "--h2-max-streams",
+        dest="h2_max_concurrent_streams",
+        type=int,
+        metavar="N",
+        help="streams one HTTP/2 connection may have open at once (default 100)",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
