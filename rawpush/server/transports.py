@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from rawpush.proto.http import Request
 from rawpush.server import (
     poll,
+    poll_multi,
     publish,
     sse_multi,
     sse_session,
@@ -56,6 +57,7 @@ REGISTRY: tuple[Transport, ...] = (
     Transport("sse", "/sse/", ("GET", "HEAD", "OPTIONS"), sse_session.start, queued=True),
     Transport("sse", "/sse", ("GET", "HEAD", "OPTIONS"), sse_multi.start, queued=True),
     Transport("poll", "/poll/", ("GET", "OPTIONS"), poll.start),
+    Transport("poll", "/poll", ("GET", "OPTIONS"), poll_multi.start),
     Transport("http", "/publish/", ("POST", "OPTIONS"), publish.start),
     Transport("http", "/tickets", ("POST", "OPTIONS"), tickets.start),
 )
