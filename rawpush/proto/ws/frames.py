@@ -23,7 +23,7 @@ from rawpush.proto.errors import (
     WebSocketLocalError,
 )
 from rawpush.proto.ws.closecode import CloseCode, is_sendable
-from rawpush.proto.ws.mask import REPEAT, SMALL_MASK, apply_mask
+from rawpush.proto.ws.mask import apply_mask, unmask
 
 __all__ = [
     "Opcode",
@@ -52,7 +52,6 @@ class Opcode(IntEnum):
 
 _U16 = struct.Struct("!H").unpack_from
 _U64 = struct.Struct("!Q").unpack_from
-_KEY = struct.Struct("<I").unpack_from  # little-endian, as apply_mask reads it
 _HEAD2 = struct.Struct("!BB").pack
 _HEAD4 = struct.Struct("!BBH").pack
 _HEAD10 = struct.Struct("!BBQ").pack
@@ -193,15 +192,9 @@ def parse_frame(
         end = start + 4 + length
         if end > pos + avail:
             return None
-        if length < SMALL_MASK:
-            # apply_mask's small-payload path, inlined: this is the hot path
-            # of a server receiving small messages, and reading the key
-            # straight out of the buffer as an integer saves two copies.
-            words = (length + 3) >> 2
-            key = _KEY(view, start)[0] * REPEAT[words]
-            data = int.from_bytes(view[start + 4 : end], "little")
-            return end, first, (data ^ key).to_bytes(words << 2, "little")[:length]
-        return end, first, apply_mask(view[start + 4 : end], bytes(view[start : start + 4]))
+        # unmask reads the key and the payload straight out of the receive
+        # buffer (C when built, else mask.py's pure-Python tricks).
+        return end, first, unmask(view, start, end)
     end = start + length
     if end > pos + avail:
         return None
