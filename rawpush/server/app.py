@@ -21,9 +21,11 @@ import asyncio
 import contextlib
 import dataclasses
 import gc
+import os
 import signal
 import ssl
 import sys
+from collections.abc import Callable
 from importlib import resources
 from types import TracebackType
 from typing import Any
@@ -37,7 +39,7 @@ from rawpush.server.protocol import HTTPProtocol
 from rawpush.server.security import auth_config, is_open
 from rawpush.server.transports import QUEUED
 
-__all__ = ["Server", "serve", "serve_forever"]
+__all__ = ["Server", "WorkerRole", "serve", "serve_forever"]
 
 
 def _index_html() -> bytes:
@@ -64,6 +66,10 @@ class Server:
     leaves it open: it is yours); by default the server makes an in-memory
     hub from ``config.hub`` and closes it.
     """
+
+    #: bind with SO_REUSEPORT, next to other processes on the same port
+    #: (``serve_forever`` sets it for a worker of ``rawpush serve --workers``)
+    reuse_port = False
 
     def __init__(
         self,
@@ -128,6 +134,8 @@ class Server:
             # asyncio's default of 100 drops SYNs when thousands of clients
             # reconnect at once (a node restart, a deploy).
             backlog=self.config.backlog,
+            # A worker of ``rawpush serve --workers N`` shares the port.
+            reuse_port=self.reuse_port or None,
         )
         self._port = self._server.sockets[0].getsockname()[1]
         self._closed = loop.create_future()
@@ -211,13 +219,32 @@ async def _stop_accepting(server: asyncio.Server) -> None:
         await asyncio.sleep(0)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class WorkerRole:
+    """How one worker of ``rawpush serve --workers N`` runs ``serve_forever``.
+
+    The worker binds with SO_REUSEPORT, calls ``ready`` once it listens
+    (instead of printing the address: its parent does, once for all),
+    drains on SIGTERM only (SIGINT is its parent's to decide) and says
+    ``rawpush: worker N: draining``; its ``/metrics`` carry
+    ``rawpush_worker_info{worker="N",pid="P"} 1``.
+    """
+
+    index: int
+    ready: Callable[[Server], None]
+
+
 async def serve_forever(
-    config: ServerConfig | None = None, *, redis_url: str | None = None
+    config: ServerConfig | None = None,
+    *,
+    redis_url: str | None = None,
+    worker: WorkerRole | None = None,
 ) -> None:
     """Run until SIGTERM or SIGINT, then drain (what ``rawpush serve`` runs).
 
     Prints ``rawpush: listening on URL`` to stderr once bound, so a parent
-    process that asked for port 0 can learn the port.
+    process that asked for port 0 can learn the port (a ``worker`` calls
+    its ``ready`` instead, see ``WorkerRole``).
     """
     hub: Hub | None = None
     tickets: TicketStore | None = None
@@ -233,6 +260,10 @@ async def serve_forever(
         hub = Hub(hub_config, backplane=RedisBackplane(redis_url, config=hub_config))
         tickets = RedisTicketStore(redis.asyncio.Redis.from_url(redis_url))
     server = Server(config, hub, tickets=tickets)
+    if worker is not None:
+        server.reuse_port = True
+        info = (("pid", str(os.getpid())), ("worker", str(worker.index)))
+        server.metrics.add_collector(lambda: [("rawpush_worker_info", info, 1)])
     await server.start()
     # What start-up made (modules, routes, the config) lives as long as the
     # process: out of the collector's sight, a full collection with 10,000
@@ -242,27 +273,32 @@ async def serve_forever(
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     installed: list[signal.Signals] = []
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    signals = (signal.SIGTERM,) if worker is not None else (signal.SIGTERM, signal.SIGINT)
+    for sig in signals:
         try:
             loop.add_signal_handler(sig, stop.set)
             installed.append(sig)
         except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
             pass
-    print(f"rawpush: listening on {server.url}", file=sys.stderr, flush=True)
-    # After the address line: a parent process reads that one first.
-    if is_open(auth_config(server.config)):
-        print(
-            "rawpush: no credential configured: anyone who can reach this server "
-            "may subscribe and publish (see --publish-token, --jwt-secret)",
-            file=sys.stderr,
-            flush=True,
-        )
+    if worker is not None:
+        worker.ready(server)
+    else:
+        print(f"rawpush: listening on {server.url}", file=sys.stderr, flush=True)
+        # After the address line: a parent process reads that one first.
+        if is_open(auth_config(server.config)):
+            print(
+                "rawpush: no credential configured: anyone who can reach this server "
+                "may subscribe and publish (see --publish-token, --jwt-secret)",
+                file=sys.stderr,
+                flush=True,
+            )
     try:
         await stop.wait()
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
-        print("rawpush: draining", file=sys.stderr, flush=True)
+        who = "" if worker is None else f"worker {worker.index}: "
+        print(f"rawpush: {who}draining", file=sys.stderr, flush=True)
         await server.close()
         if hub is not None:  # a hub passed in is not closed by the server
             await hub.close()
