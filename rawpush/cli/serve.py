@@ -15,15 +15,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import logging
 from typing import Any
 
 from rawpush.auth import AuthConfig, Grant, JWTConfig, PatternSet
-from rawpush.cli import workers
+from rawpush.cli import config_file, logs
 from rawpush.cli.checks import check_redis, check_tls
 from rawpush.cli.errors import CLIError, Exit, bind_error, describe, say
 from rawpush.proto.errors import LocalProtocolError
+from rawpush.server import access_log
 from rawpush.server.config import OverflowPolicy, ServerConfig
 
+logger = logging.getLogger("rawpush.cli")
 _DEFAULTS = ServerConfig()
 #: the layer configurations a dotted ``dest`` ("ws.max_frame_size") points into
 _NESTED = ("ws", "http", "hub")
@@ -114,8 +117,11 @@ def _add_flags(p: argparse._ActionsContainer, flags: tuple[tuple[str, str, str, 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("serve", help="run the push hub (WebSocket, SSE, long poll)")
-    p.set_defaults(run=run)
+    # The parser itself: --config reads the file's keys against its flags.
+    p.set_defaults(run=run, parser=p)
     d = _DEFAULTS
+    config_file.add_config_flag(p)
+    logs.add_access_log_flag(p)
     p.add_argument("--host", help=f"address to bind (default {d.host})")
     # type=int: ServerConfig says what is wrong with a port out of range.
     p.add_argument("--port", type=int, help=f"TCP port, 0 for any free one (default {d.port})")
@@ -244,7 +250,21 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default=None,
         help="also serve a WebSocket echo at /echo, for conformance runs (default off)",
     )
-    workers.add_flags(p)
+    g = p.add_argument_group("HTTP/2")
+    g.add_argument(
+        "--no-http2",
+        dest="http2",
+        action="store_false",
+        default=None,
+        help="speak HTTP/1.1 only: no ALPN h2 over TLS, no prior knowledge (default: both)",
+    )
+    g.add_argument(
+        "--h2-max-streams",
+        dest="h2_max_concurrent_streams",
+        type=int,
+        metavar="N",
+        help="streams one HTTP/2 connection may have open at once (default 100)",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
@@ -252,9 +272,14 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     top = {f.name for f in dataclasses.fields(ServerConfig)}
     flat: dict[str, Any] = {}
     nested: dict[str, dict[str, Any]] = {name: {} for name in _NESTED}
-    for dest, value in vars(args).items():
-        if value is None:
+    for dest, given in vars(args).items():
+        if given is None:
             continue
+        value = given
+        if given is config_file.NONE:  # "--flag none": the field's None
+            value = None
+        elif isinstance(given, list):  # a repeatable flag: tuple fields
+            value = tuple(given)
         layer, dot, name = dest.partition(".")
         if dot and layer in nested:
             nested[layer][name] = value
@@ -267,8 +292,6 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     auth = _auth_from_args(args)
     if auth is not None:
         flat["auth"] = auth
-    if "allowed_origins" in flat:
-        flat["allowed_origins"] = tuple(flat["allowed_origins"])
     config = _DEFAULTS
     size = getattr(args, "max_message_size", None)
     if size is not None:
@@ -315,6 +338,8 @@ async def _serve(config: ServerConfig, args: argparse.Namespace) -> None:
         # Only the bind can fail this way: once listening, a connection's
         # errors stay with that connection.
         raise bind_error(exc, config.host, config.port) from None
+    finally:
+        access_log.disable()  # a worker's own lines too (serve --workers)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -328,18 +353,48 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.config is not None:
+        config_file.apply_file(args.config, args.parser, args)
+        logs.setup(args.log_level)  # the file may have set it
     try:
         config = config_from_args(args)
     except (ValueError, LocalProtocolError) as exc:
         # ConfigError, or a layer configuration refusing a limit.
-        raise CLIError("serve", f"bad configuration: {exc}", Exit.USAGE) from None
+        fix = f"check the flags and --config {args.config}" if args.config else None
+        raise CLIError("serve", f"bad configuration: {exc}", Exit.USAGE, fix) from None
     except OSError as exc:  # the one file read here: --jwt-public-key
         path = args.jwt_public_key
         raise CLIError(f"--jwt-public-key {path}", describe(exc)[0], Exit.USAGE) from None
     check_tls(config.certfile, config.keyfile)
+    _start_access_log(args.access_log)
+    logger.debug("configuration: %s", _shown(config))
     # serve_forever drains on SIGINT itself; this only hides a second Ctrl-C.
-    status: int = Exit.OK
-    with contextlib.suppress(KeyboardInterrupt):
-        # One process, or --workers N of them (rawpush.cli.workers).
-        status = workers.run(config, args, _serve)
-    return status
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_serve(config, args))
+    finally:
+        access_log.disable()  # writes what is queued
+    return 0
+
+
+def _start_access_log(target: str | None) -> None:
+    if target is None:
+        return
+    try:
+        access_log.enable(target)
+    except OSError as exc:
+        raise CLIError(f"--access-log {target}", describe(exc)[0], Exit.USAGE) from None
+    logger.debug("access log: %s", "stdout" if target == "-" else target)
+
+
+def _shown(config: ServerConfig) -> str:
+    """The settings, for a debug line: every settable field, secrets hidden."""
+    parts = []
+    for spec in config_file.fields():
+        value: Any = config
+        for name in spec.key.split("."):
+            value = getattr(value, name)
+        if value is not None and spec.key in ("publish_token", "metrics_token"):
+            value = "***"
+        parts.append(f"{spec.key}={value!r}")
+    return " ".join(parts)
