@@ -19,7 +19,7 @@ import logging
 from typing import Any
 
 from rawpush.auth import AuthConfig, Grant, JWTConfig, PatternSet
-from rawpush.cli import config_file, logs
+from rawpush.cli import config_file, logs, workers
 from rawpush.cli.checks import check_redis, check_tls
 from rawpush.cli.errors import CLIError, Exit, bind_error, describe, say
 from rawpush.proto.errors import LocalProtocolError
@@ -265,6 +265,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="N",
         help="streams one HTTP/2 connection may have open at once (default 100)",
     )
+    workers.add_flags(p)
 
 
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
@@ -369,12 +370,14 @@ def _run(args: argparse.Namespace) -> int:
     _start_access_log(args.access_log)
     logger.debug("configuration: %s", _shown(config))
     # serve_forever drains on SIGINT itself; this only hides a second Ctrl-C.
+    status: int = Exit.OK
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_serve(config, args))
+            # One process, or --workers N of them (rawpush.cli.workers).
+            status = workers.run(config, args, _serve)
     finally:
         access_log.disable()  # writes what is queued
-    return 0
+    return status
 
 
 def _start_access_log(target: str | None) -> None:
