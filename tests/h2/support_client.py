@@ -11,18 +11,23 @@ stream runs dry).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
-from collections.abc import Callable, Sequence
+import struct
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import h2.config
 import h2.connection
 import h2.events
 import h2.settings
 
+from rawpush.server.app import Server
+from rawpush.server.config import ServerConfig
 from rawpush.sse import Decoder, Event
 
-__all__ = ["WAIT", "H2Client", "StreamState"]
+__all__ = ["WAIT", "H2Client", "StreamState", "client", "serving"]
 
 #: upper bound on any one wait (seconds), generous for a loaded machine
 WAIT = 10.0
@@ -50,7 +55,8 @@ class H2Client:
         self.conn = h2.connection.H2Connection(config)
         self.streams: dict[int, StreamState] = {}
         self.stalled: set[int] = set()
-        self.goaway: h2.events.ConnectionTerminated | None = None
+        self.goaways: list[tuple[int, int]] = []
+        self._buf = bytearray()
         self.remote_settings: dict[int, int] = {}
         self.closed = False
 
@@ -74,10 +80,8 @@ class H2Client:
 
     async def close(self) -> None:
         self.writer.close()
-        try:
+        with contextlib.suppress(OSError, ssl.SSLError):
             await asyncio.wait_for(self.writer.wait_closed(), WAIT)
-        except (OSError, ssl.SSLError):
-            pass
 
     # -- requests ----------------------------------------------------------------
 
@@ -119,9 +123,29 @@ class H2Client:
         if not data:
             self.closed = True
             return
-        for event in self.conn.receive_data(data):
+        for event in self.conn.receive_data(self._without_goaway(data)):
             self._take(event)
         await self.flush()
+
+    def _without_goaway(self, data: bytes) -> bytes:
+        """h2 sends and reads nothing after a GOAWAY, where RFC 9113 section
+        6.8 lets open streams finish: GOAWAY frames are read here instead
+        (``goaways``: last stream id and error code) and the rest goes on."""
+        self._buf += data
+        kept = bytearray()
+        buf = self._buf
+        while len(buf) >= 9:
+            length = int.from_bytes(buf[0:3], "big")
+            if len(buf) < 9 + length:
+                break
+            frame, buf = buf[: 9 + length], buf[9 + length :]
+            if frame[3] == 0x7:
+                last, code = struct.unpack_from("!LL", frame, 9)
+                self.goaways.append((last & 0x7FFFFFFF, code))
+            else:
+                kept += frame
+        self._buf = buf
+        return bytes(kept)
 
     def _take(self, event: h2.events.Event) -> None:
         if isinstance(event, h2.events.ResponseReceived):
@@ -140,15 +164,14 @@ class H2Client:
             state.events += state.decoder.feed(data)
             size = event.flow_controlled_length or 0
             if sid in self.stalled:
-                self.conn.increment_flow_control_window(size) if size else None
+                if size:  # the connection's credit only
+                    self.conn.increment_flow_control_window(size)
             elif size:
                 self.conn.acknowledge_received_data(size, sid)
         elif isinstance(event, h2.events.StreamEnded):
             self.streams[event.stream_id].ended = True
         elif isinstance(event, h2.events.StreamReset):
             self.streams[event.stream_id].reset = int(event.error_code or 0)
-        elif isinstance(event, h2.events.ConnectionTerminated):
-            self.goaway = event
         elif isinstance(event, h2.events.RemoteSettingsChanged):
             for code, change in event.changed_settings.items():
                 self.remote_settings[int(code)] = change.new_value
@@ -178,3 +201,25 @@ class H2Client:
         state = self.streams[sid]
         await self.until(lambda: len(state.events) >= count, f"{count} events on {sid}")
         return state.events
+
+
+@contextlib.asynccontextmanager
+async def serving(**fields: Any) -> AsyncIterator[Server]:
+    """A rawpush server on 127.0.0.1, port 0, with these config fields."""
+    server = Server(ServerConfig(host="127.0.0.1", port=0, **fields))
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.close()
+
+
+@contextlib.asynccontextmanager
+async def client(
+    port: int, *, ssl_context: ssl.SSLContext | None = None
+) -> AsyncIterator[H2Client]:
+    conn = await H2Client.connect(port, ssl_context=ssl_context)
+    try:
+        yield conn
+    finally:
+        await conn.close()
