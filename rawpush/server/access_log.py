@@ -36,6 +36,7 @@ thread, so a slow disk never stalls the event loop.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import queue
 import sys
@@ -43,8 +44,18 @@ import threading
 import time
 from typing import IO
 
-__all__ = ["Exchange", "begin", "disable", "enable", "enabled", "end", "format_line"]
+__all__ = [
+    "Exchange",
+    "begin",
+    "disable",
+    "enable",
+    "enabled",
+    "end",
+    "format_line",
+    "refused",
+]
 
+_logger = logging.getLogger("rawpush.server")
 _on = False
 _lines: queue.SimpleQueue[str | None] = queue.SimpleQueue()
 _writer: threading.Thread | None = None
@@ -84,6 +95,25 @@ def end(exchange: Exchange, peer: tuple[str, int] | None) -> None:
         _lines.put(format_line(exchange, peer, time.time(), time.monotonic()))
 
 
+def refused(peer: tuple[str, int] | None, status: int, sent: int, reason: str) -> None:
+    """A connection answered ``status`` before any request was read (too
+    many connections, draining): a debug record, and its access-log line."""
+    if _logger.isEnabledFor(logging.DEBUG):
+        _logger.debug("refused %s: %d (%s)", _peer(peer), status, reason.replace("_", " "))
+    if _on:
+        exchange = Exchange("", "", "", "http")
+        exchange.status, exchange.sent = status, sent
+        end(exchange, peer)
+
+
+def _peer(peer: tuple[str, int] | None) -> str:
+    if peer is None:
+        return "-"
+    if ":" in peer[0]:
+        return f"[{peer[0]}]:{peer[1]}"
+    return f"{peer[0]}:{peer[1]}"
+
+
 def _escaped(text: str) -> str:
     if not text:
         return "-"
@@ -97,12 +127,7 @@ def format_line(exchange: Exchange, peer: tuple[str, int] | None, now: float, mo
     """The line of ``exchange`` ended at wall time ``now`` (monotonic ``mono``)."""
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
     millis = int(now * 1000) % 1000
-    if peer is None:
-        who = "-"
-    elif ":" in peer[0]:
-        who = f"[{peer[0]}]:{peer[1]}"
-    else:
-        who = f"{peer[0]}:{peer[1]}"
+    who = _peer(peer)
     status = str(exchange.status) if exchange.status else "-"
     duration = max(0.0, mono - exchange.started)
     return (

@@ -104,11 +104,11 @@ class HTTPProtocol(asyncio.Protocol):
         self._counted = False
         self._closing = False
         self._buffered = 0
-        # The exchange being served, for the access log; None while it is off.
-        self._exchange: access_log.Exchange | None = None
         # The first bytes, while they may still be the HTTP/2 preface (RFC
         # 9113 section 3.3: prior knowledge); None once they are not.
         self._sniff: bytes | None = b"" if ctx.config.http2 else None
+        # The exchange being served, for the access log; None while it is off.
+        self._exchange: access_log.Exchange | None = None
         # Counted here as plain ints, on the per-event path, and added to
         # the metrics by fold_counters() (when /metrics is read, when the
         # transport label changes, when the connection ends): a dict update
@@ -232,11 +232,7 @@ class HTTPProtocol(asyncio.Protocol):
         metrics.inc("rawpush_http_responses_total", (("status", status),))
         assert self.transport is not None
         self.transport.write(response)
-        if access_log.enabled():
-            self._begin_exchange("", "", "")
-            assert self._exchange is not None
-            self._exchange.status, self._exchange.sent = int(status), len(response)
-            self._end_exchange()
+        access_log.refused(self.peer, int(status), len(response), reason)
         self._linger()
 
     def _address(self) -> str:
