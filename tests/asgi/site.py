@@ -4,9 +4,13 @@ sharing one hub; ``POST /hello/{channel}`` publishes from a route.
 
 Small watermarks, queues and history, so that a stalled reader overflows
 within a few hundred kilobytes and a resume from eight events back is a gap.
+``RAWPUSH_TEST_OVERFLOW`` in the environment picks the overflow policy
+(default ``disconnect``), for the policy tests.
 """
 
 from __future__ import annotations
+
+import os
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -22,6 +26,7 @@ config = ServerConfig(
     write_high_water=16 * 1024,
     write_low_water=4 * 1024,
     queue_max_bytes=256 * 1024,
+    overflow=os.environ.get("RAWPUSH_TEST_OVERFLOW", "disconnect"),  # type: ignore[arg-type]
     drain_retry_ms=1234,
     drain_timeout=5.0,
     hub=HubConfig(history_size=HISTORY),
