@@ -136,7 +136,7 @@ class Backplane(abc.ABC):
     async def append(
         self,
         channel: str,
-        data: str,
+        data: str | bytes,
         event: str | None = None,
         *,
         idempotency_key: str | None = None,
@@ -251,7 +251,7 @@ class MemoryBackplane(Backplane):
     async def append(
         self,
         channel: str,
-        data: str,
+        data: str | bytes,
         event: str | None = None,
         *,
         idempotency_key: str | None = None,

@@ -104,7 +104,10 @@ class HubEvent:
 
     ``id`` is ``"<ms>-<seq>"`` (see ``rawpush.hub.ids``), strictly increasing
     within ``channel``. ``event`` is the type name (SSE ``event:``), or None
-    for a plain message. ``data`` is the payload, as published.
+    for a plain message. ``data`` is the payload, as published: ``str`` for
+    text, ``bytes`` for a binary payload (a WebSocket binary message, an
+    ``application/octet-stream`` POST), which the transports that carry
+    text only send base64-encoded with a marker.
 
     ``encoded`` is a per-event cache for the server: the wire form of this
     event keyed by transport name (e.g. ``"sse"``, ``"ws"``, ``"poll"``), so
@@ -125,7 +128,7 @@ class HubEvent:
     id: str
     channel: str
     event: str | None
-    data: str
+    data: str | bytes
     gap: bool = False
     encoded: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 

@@ -30,7 +30,7 @@ class History:
         self._max_bytes = max_bytes
         # (parsed id, data size, event): parsing ids once keeps replay cheap.
         self._entries: deque[tuple[IdKey, int, HubEvent]] = deque()
-        #: Sum of the UTF-8 sizes of the kept events' data.
+        #: Sum of the sizes of the kept events' data (UTF-8 for text).
         self.bytes = 0
         #: Id of the newest evicted event; None while nothing was evicted.
         self.last_evicted: IdKey | None = None
@@ -38,10 +38,10 @@ class History:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def append(self, channel: str, data: str, event: str | None) -> HubEvent:
+    def append(self, channel: str, data: str | bytes, event: str | None) -> HubEvent:
         key = self.ids.next()
         item = HubEvent(format_id(key), channel, event, data)
-        size = len(data.encode("utf-8"))
+        size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8"))
         self._entries.append((key, size, item))
         self.bytes += size
         entries = self._entries

@@ -173,7 +173,7 @@ class Hub:
     async def publish(
         self,
         channel: str,
-        data: str,
+        data: str | bytes,
         event: str | None = None,
         *,
         idempotency_key: str | None = None,
@@ -205,8 +205,8 @@ class Hub:
         validate_channel(channel)
         validate_event_name(event)
         validate_idempotency_key(idempotency_key)
-        if not isinstance(data, str):
-            raise TypeError(f"data must be str, not {type(data).__name__}")
+        if not isinstance(data, str | bytes):
+            raise TypeError(f"data must be str or bytes, not {type(data).__name__}")
         self._check_open()
         if idempotency_key is None:
             item = await self.backplane.append(channel, data, event)

@@ -70,6 +70,7 @@ from .config import HubConfig
 from .errors import HubClosed, HubError, TooManyChannels
 from .events import HubEvent, Replay
 from .ids import IdKey, format_id, parse_id
+from .redis_fields import entry_event, entry_fields
 from .redis_script import (
     TOO_MANY,
     RedisBackplaneError,
@@ -239,14 +240,14 @@ class RedisBackplane(Backplane):
         self._stats[channel] = HistoryStats(int(info.get("length", 0)), 0)
 
     def _event(self, channel: str, entry_id: str, fields: Mapping[str, str]) -> HubEvent:
-        return HubEvent(entry_id, channel, fields.get("event"), fields.get("data", ""))
+        return entry_event(channel, entry_id, fields)
 
     # -- the Backplane interface ------------------------------------------
 
     async def append(
         self,
         channel: str,
-        data: str,
+        data: str | bytes,
         event: str | None = None,
         *,
         idempotency_key: str | None = None,
@@ -260,9 +261,7 @@ class RedisBackplane(Backplane):
             idem += f"{len(channel)}:{channel}:{idempotency_key}"
         limit, ttl = self.config.max_channels or 0, self.config.channel_idle_ttl
         expiry = 0 if ttl is None else max(1, round(ttl * 1000))
-        args: list[str | int] = [self._maxlen, limit, channel, window, expiry, "data", data]
-        if event is not None:
-            args += ["event", event]
+        args = [self._maxlen, limit, channel, window, expiry, *entry_fields(data, event)]
         keys = [self._key(channel), self._names_key, idem]
         pool = self._redis.connection_pool
         entry_id, stored = await run_append(pool, keys, args, self._guard, self._down)

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 from urllib.parse import parse_qsl
 
-from rawpush.proto.envelope import DEFAULT_EVENT
+from rawpush.proto.envelope import DEFAULT_EVENT, event_json
 from rawpush.proto.errors import HTTPError, LocalProtocolError, RemoteProtocolError
 from rawpush.proto.sse import Event, encode
 
@@ -56,6 +56,7 @@ __all__ = [
     "parse_binary_message",
     "parse_control",
     "parse_position",
+    "poll_binary_item",
     "query_values",
     "sse_binary_event",
     "sse_channel_event",
@@ -233,6 +234,15 @@ def sse_binary_event(id: str, event: str | None, data: bytes) -> bytes:
         raise LocalProtocolError("a binary event's payload is bytes")
     text = base64.b64encode(data).decode("ascii")
     return b"encoding: base64\n" + encode(Event(text, event=event, id=id))
+
+
+def poll_binary_item(id: str, event: str | None, data: bytes) -> bytes:
+    """A single-channel poll item with a bytes payload:
+    ``{"id","event","data":"<base64>","encoding":"base64"}``."""
+    if not isinstance(data, bytes):
+        raise LocalProtocolError("a binary event's payload is bytes")
+    text = base64.b64encode(data).decode("ascii")
+    return event_json(id, event, text)[:-1] + b',"encoding":"base64"}'
 
 
 def multi_poll_answer(items: Sequence[bytes], cursor: str, gaps: Sequence[str]) -> bytes:

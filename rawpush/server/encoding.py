@@ -22,8 +22,9 @@ from rawpush.proto.chunked import chunk
 from rawpush.proto.envelope import GAP_JSON, event_json
 from rawpush.proto.longpoll import poll_answer as _poll_answer
 from rawpush.proto.longpoll import poll_item as _poll_item
+from rawpush.proto.multichannel import poll_binary_item, sse_binary_event
 from rawpush.proto.sse import GAP_EVENT, Event, encode
-from rawpush.proto.ws.frames import PreparedFrame, prepare_text
+from rawpush.proto.ws.frames import PreparedFrame, prepare_binary, prepare_text
 
 __all__ = [
     "SSE_GAP",
@@ -57,11 +58,16 @@ SSE_GAP = chunk(SSE_GAP_RAW)
 
 def ws_frame(event: HubEvent) -> PreparedFrame:
     """The text message ``{"id","event","data"}`` carrying ``event``,
-    prepared once; an event without a type is a plain "message" here too."""
+    prepared once; an event without a type is a plain "message" here too.
+    A binary event is a binary message of its payload alone."""
     frame: PreparedFrame | None = event.encoded.get(WS_KEY)
     if frame is None:
-        payload = event_json(event.id, event.event, event.data)
-        frame = event.encoded[WS_KEY] = prepare_text(payload)
+        data = event.data
+        if isinstance(data, bytes):
+            # A binary event is a binary message of its bytes, as published.
+            frame = event.encoded[WS_KEY] = prepare_binary(data)
+        else:
+            frame = event.encoded[WS_KEY] = prepare_text(event_json(event.id, event.event, data))
     return frame
 
 
@@ -70,7 +76,12 @@ def sse_event(event: HubEvent, chunked: bool) -> bytes:
     (HTTP/1.1), raw for a body the host frames or the close delimits."""
     raw: bytes | None = event.encoded.get(SSE_RAW_KEY)
     if raw is None:
-        raw = event.encoded[SSE_RAW_KEY] = encode(Event(event.data, event=event.event, id=event.id))
+        data = event.data
+        if isinstance(data, bytes):
+            raw = sse_binary_event(event.id, event.event, data)
+        else:
+            raw = encode(Event(data, event=event.event, id=event.id))
+        event.encoded[SSE_RAW_KEY] = raw
     if not chunked:
         return raw
     framed: bytes | None = event.encoded.get(SSE_KEY)
@@ -83,7 +94,12 @@ def poll_item(event: HubEvent) -> bytes:
     """One element of a poll answer's ``events`` array, as JSON bytes."""
     item: bytes | None = event.encoded.get(POLL_KEY)
     if item is None:
-        item = event.encoded[POLL_KEY] = _poll_item(event.id, event.event, event.data)
+        data = event.data
+        if isinstance(data, bytes):
+            item = poll_binary_item(event.id, event.event, data)
+        else:
+            item = _poll_item(event.id, event.event, data)
+        event.encoded[POLL_KEY] = item
     return item
 
 

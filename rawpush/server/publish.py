@@ -1,5 +1,8 @@
 """``POST /publish/{channel}``: body = data (``?event=NAME``) -> ``{"id"}``.
 
+A body sent as ``Content-Type: application/octet-stream`` is published as
+bytes (a binary event); any other body must be UTF-8 text.
+
 The publisher is answered once the hub accepted the event: under the
 ``block`` overflow policy that is after every local subscriber had room,
 so a full subscriber slows this publisher, by design. Who may publish is
@@ -55,6 +58,18 @@ def _limit(ctx: Context, what: str, wait: float | None) -> None:
         raise HTTPError(f"too many requests ({reason})", 429, (("Retry-After", retry),))
 
 
+def _payload(request: Request) -> str | bytes:
+    # application/octet-stream (RFC 2046 section 4.5.1) is a binary
+    # payload, kept as bytes; anything else is text and must be UTF-8.
+    media = (request.header("content-type") or "").partition(";")[0].strip().lower()
+    if media == "application/octet-stream":
+        return request.body
+    try:
+        return request.body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise HTTPError("body is not UTF-8 (binary: application/octet-stream)", 400) from None
+
+
 async def _publish(ctx: Context, request: Request, channel: str, who: Caller) -> Reply | Refusal:
     try:
         cors_headers = cors(ctx, request)
@@ -66,10 +81,7 @@ async def _publish(ctx: Context, request: Request, channel: str, who: Caller) ->
             # A name with no event yet: creating channels is what fills the
             # hub's channel cap, so it has a budget of its own.
             _limit(ctx, "new_channel", _over_rate(ctx.channel_limiter, request, who))
-        try:
-            data = request.body.decode("utf-8")
-        except UnicodeDecodeError:
-            raise HTTPError("body is not UTF-8", 400) from None
+        data = _payload(request)
         try:
             # A retry with the same Idempotency-Key gets the first id back,
             # not a second event (on every node, with Redis).

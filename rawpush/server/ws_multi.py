@@ -309,8 +309,6 @@ class MultiWSSession(WSSession):
         refused = await self._refused(Action.PUBLISH, channel)
         if refused is not None:
             return fail(error_code(refused.status), str(refused))
-        if not isinstance(message.data, str):
-            return fail("bad_request", "binary payloads are not accepted yet")
         try:
             item = await ctx.hub.publish(channel, message.data, message.event)
         except HubError as exc:

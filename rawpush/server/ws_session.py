@@ -18,8 +18,9 @@ followed the request (RFC 9110 section 7.8: never drop them).
   to the frames before it (a Pong for a Ping that arrived between two
   fragments precedes the echo of that message, RFC 6455 section 5.5.3)
   and before the Close echo of a Close that followed it.
-- A text message from the client is published to the channel, in order.
-  A binary message has no meaning here: close 1003 (section 7.4.1).
+- A message from the client is published to the channel, in order: text
+  as text, binary as bytes (delivered as binary messages here, base64
+  with a marker on SSE and long poll).
 - Heartbeat: a Ping every ``ws_ping_interval``; no Pong within
   ``ws_ping_timeout`` closes with 1011. Pongs are read by this session
   itself, whatever the application does.
@@ -161,7 +162,7 @@ class WSSession(StreamSession):
         self._publisher: asyncio.Task[None] | None = None
         # Made on first use (an empty deque is ~760 B; most subscribers
         # never publish).
-        self._inbox: deque[str] | None = None
+        self._inbox: deque[str | bytes] | None = None
         self._early: bytes | None = None  # bytes received before the 101 went out
         self._ping: asyncio.TimerHandle | None = None
         self._pong: asyncio.TimerHandle | None = None
@@ -277,6 +278,9 @@ class WSSession(StreamSession):
             self.host.disconnect("peer_close")
 
     def _on_text(self, text: str) -> None:
+        self._on_message(text)
+
+    def _on_message(self, data: str | bytes) -> None:
         cfg = self.host.ctx.config
         if not cfg.ws_publish:
             self.close(CloseCode.POLICY_VIOLATION, "publishing over WebSocket is off")
@@ -290,12 +294,13 @@ class WSSession(StreamSession):
                 self.host.ctx.metrics.inc("rawpush_rate_limited_total", (("what", "ws_publish"),))
                 self.close(CloseCode.POLICY_VIOLATION, "publishing too fast")
                 return
-        self._publish(text)
+        self._publish(data)
 
     def _on_binary(self, data: bytes) -> None:
-        self.close(CloseCode.UNSUPPORTED_DATA, "binary messages are not supported")
+        # A binary message is a binary publish, under the same rules.
+        self._on_message(data)
 
-    def _publish(self, text: str) -> None:
+    def _publish(self, text: str | bytes) -> None:
         inbox = self._inbox
         if inbox is None:
             inbox = self._inbox = deque()

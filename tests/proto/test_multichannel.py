@@ -14,6 +14,7 @@ from rawpush.proto.multichannel import (
     format_position,
     multi_poll_answer,
     parse_position,
+    poll_binary_item,
     query_values,
     sse_binary_event,
     sse_channel_event,
@@ -157,3 +158,10 @@ def test_multi_poll_answer_shape() -> None:
         multi_poll_answer([], 3, [])  # type: ignore[arg-type]
     with pytest.raises(LocalProtocolError):
         multi_poll_answer([], "_", [3])  # type: ignore[list-item]
+
+
+def test_poll_binary_item_has_the_marker() -> None:
+    item = json.loads(poll_binary_item("4-0", None, b"\x00\xff"))
+    assert item == {"id": "4-0", "event": "message", "data": "AP8=", "encoding": "base64"}
+    with pytest.raises(LocalProtocolError):
+        poll_binary_item("4-0", None, "text")  # type: ignore[arg-type]
