@@ -8,7 +8,8 @@ Choices where the protocols are silent: routing reads the raw path, never
 a percent-decoded one, so ``/publish%2Fa`` is not ``/publish/a`` (RFC 3986
 section 2.2: an encoded ``/`` is data, not a separator), and channel names
 (1-128 characters of ``[A-Za-z0-9._:-]``) never need decoding; ``HEAD`` is
-answered for ``/``, ``/healthz``, ``/readyz``, ``/metrics`` and ``/sse/…``
+answered for ``/``, ``/healthz``, ``/readyz``, ``/metrics``, the browser
+client's files (``rawpush.server.static_files``) and ``/sse/…``
 (headers only, no subscription); ``/healthz`` says the process serves,
 ``/readyz`` that it can also reach its backplane's store (one read of it,
 so a memory hub is always ready and a Redis hub only while Redis answers;
@@ -26,7 +27,7 @@ import hmac
 from rawpush.hub import HubError, validate_channel
 from rawpush.proto.errors import HTTPError
 from rawpush.proto.http import Request
-from rawpush.server import security
+from rawpush.server import security, static_files
 from rawpush.server.answers import Answer, Deferred, Refusal, Reply
 from rawpush.server.context import Context
 from rawpush.server.responses import cors
@@ -114,6 +115,10 @@ def dispatch(ctx: Context, request: Request, peer: tuple[str, int] | None = None
                 )
             )
         return _page(ctx, path)
+    if path in static_files.STATIC and not ctx.echo_only:
+        if method not in _PAGE_METHODS:
+            return _not_allowed(method, _PAGE_METHODS)
+        return static_files.answer(request, path)
     found = _find(ctx, path)
     if found is None:
         return Refusal(HTTPError(f"no route for {path!r}", 404))
