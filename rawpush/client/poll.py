@@ -66,6 +66,9 @@ class PollResult:
     events: tuple[Event, ...]
     cursor: str | None
     gap: bool = False
+    #: indices of ``events`` whose data is base64 of a binary payload
+    #: (the server's ``"encoding": "base64"``)
+    binary: frozenset[int] = frozenset()
 
 
 def parse_poll_body(body: bytes) -> PollResult:
@@ -73,18 +76,21 @@ def parse_poll_body(body: bytes) -> PollResult:
     answer = json.loads(body)
     if not isinstance(answer, dict) or not isinstance(answer.get("events"), list):
         raise ValueError("a poll answer is an object with an 'events' list")
-    events = []
+    events: list[Event] = []
+    binary: set[int] = set()
     for item in answer["events"]:
         if not isinstance(item, dict):
             raise ValueError("a poll event is an object")
         data, name, ident = item.get("data"), item.get("event") or "message", item.get("id")
         if not (isinstance(data, str) and isinstance(name, str) and isinstance(ident, str)):
             raise ValueError("a poll event has string 'id', 'event' and 'data'")
+        if item.get("encoding") == "base64":
+            binary.add(len(events))
         events.append(Event(data, name, ident))
     cursor = answer.get("cursor")
     if cursor is not None and not isinstance(cursor, str):
         raise ValueError("a poll cursor is a string")
-    return PollResult(tuple(events), cursor, answer.get("gap") is True)
+    return PollResult(tuple(events), cursor, answer.get("gap") is True, frozenset(binary))
 
 
 def with_query(url: URL, **params: str | None) -> URL:

@@ -59,11 +59,13 @@ framing, WebSocket frames up to that publish in the worst JSON escaping.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from rawpush.client.binary import BinaryMarks
 from rawpush.client.http import (
     URL,
     HTTPStatusError,
@@ -91,7 +93,9 @@ class Message:
 
     id: str
     event: str
-    data: str
+    #: ``bytes`` for a binary event (a binary WebSocket message, base64
+    #: with the server's marker on SSE and long poll), else ``str``
+    data: str | bytes
     transport: str
     gap: bool = False
 
@@ -164,8 +168,10 @@ async def _ws_session(base: URL, resume: str | None, opts: _Options) -> Stream:
     try:
         yield None
         async for frame in ws:
-            if not isinstance(frame, str):
-                continue  # the server only sends text; ignore what we cannot read
+            if isinstance(frame, bytes):
+                # A binary event is its payload alone: no id to resume by.
+                yield Message("", "message", frame, "ws")
+                continue
             message = _ws_message(frame, last)
             last = last if message.gap else message.id
             yield message
@@ -186,12 +192,17 @@ async def _sse_session(base: URL, resume: str | None, opts: _Options) -> Stream:
             raise _Refused(str(exc)) from exc
         raise ConnectionError(str(exc)) from exc
     decoder = Decoder(MAX_SSE_EVENT, MAX_SSE_EVENT, resume or "")
+    marks = BinaryMarks()
     try:
         yield None
         while chunk := await response.read_chunk(opts.idle_timeout):
+            marks.feed(chunk)
             for event in decoder.feed(chunk):
                 name = event.event or "message"
-                if name == GAP_EVENT:
+                if marks.pop():
+                    data = base64.b64decode(event.data)
+                    yield Message(event.id or "", name, data, "sse")
+                elif name == GAP_EVENT:
                     # No id on the notice: event.id is still the last one seen.
                     yield Message(event.id or "", GAP_EVENT, "", "sse", gap=True)
                 else:
@@ -220,8 +231,9 @@ async def _poll_session(base: URL, resume: str | None, opts: _Options) -> Stream
             yield None
         if result.gap:
             yield Message(asked or "", GAP_EVENT, "", "poll", gap=True)
-        for event in result.events:
-            yield Message(event.id or "", event.event or "message", event.data, "poll")
+        for index, event in enumerate(result.events):
+            data = base64.b64decode(event.data) if index in result.binary else event.data
+            yield Message(event.id or "", event.event or "message", data, "poll")
         if poller.cursor is not None:
             # The cursor is the resume point even when no event came (the
             # first poll without a cursor learns "now" this way).
