@@ -24,6 +24,8 @@ Two implementations agree byte for byte:
 
 ``apply_mask`` and ``unmask`` are bound to one implementation at import;
 ``py_apply_mask`` and ``py_unmask`` are always the pure-Python ones.
+``accelerator`` is the C module itself, or None (``frames.server_frame``
+uses it too).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ __all__ = [
     "REPEAT",
     "SMALL_MASK",
     "SPEEDUPS",
+    "accelerator",
     "apply_mask",
     "load_speedups",
     "py_apply_mask",
@@ -116,12 +119,14 @@ def load_speedups(environ: Mapping[str, str]) -> ModuleType | None:
     return _speedups
 
 
-_speedups = load_speedups(os.environ)
+accelerator = load_speedups(os.environ)
 
 #: True when the C accelerator is in use.
-SPEEDUPS = _speedups is not None
+SPEEDUPS = accelerator is not None
 
 apply_mask: Callable[[Buffer, bytes], bytes] = (
-    py_apply_mask if _speedups is None else _speedups.apply_mask
+    py_apply_mask if accelerator is None else accelerator.apply_mask
 )
-unmask: Callable[[Buffer, int, int], bytes] = py_unmask if _speedups is None else _speedups.unmask
+unmask: Callable[[Buffer, int, int], bytes] = (
+    py_unmask if accelerator is None else accelerator.unmask
+)

@@ -16,7 +16,7 @@ from typing import ClassVar
 from rawpush.proto.errors import WebSocketLocalError
 from rawpush.proto.ws.closecode import CloseCode, is_sendable
 from rawpush.proto.ws.extension import Extension
-from rawpush.proto.ws.frames import PreparedFrame, frame_header, serialize_close
+from rawpush.proto.ws.frames import PreparedFrame, frame_header, serialize_close, server_frame
 from rawpush.proto.ws.mask import apply_mask
 from rawpush.proto.ws.state import TRANSITIONS, Input, State
 
@@ -86,6 +86,10 @@ class Sender:
         A str that cannot be UTF-8 (a lone surrogate) is a local error.
         """
         try:
+            if fin and self._fast_send():
+                # One whole frame, encoded and framed in one copy (C).
+                self._out.append(server_frame(0x81, data))
+                return
             payload = data.encode()
         except UnicodeEncodeError:
             raise WebSocketLocalError("text is not encodable as UTF-8 (lone surrogate)") from None
@@ -93,7 +97,21 @@ class Sender:
 
     def send_binary(self, data: bytes | bytearray | memoryview, fin: bool = True) -> None:
         """Send a binary message, or one fragment of it when ``fin`` is False."""
+        if fin and self._fast_send():
+            self._out.append(server_frame(0x82, data))
+            return
         self._send_data(_BINARY, bytes(data), fin)
+
+    def _fast_send(self) -> bool:
+        """Whether a whole data message may skip ``_send_data``: a server,
+        OPEN (which stays OPEN on a send: the table, checked at import), no
+        extension to transform it, no fragmented message being sent."""
+        return (
+            self._state is _OPEN
+            and self._ext is None
+            and not self._send_opcode
+            and self.is_server
+        )
 
     def send_prepared(self, frame: PreparedFrame) -> None:
         """Send a whole message built once by ``prepare_text``/``prepare_binary``.

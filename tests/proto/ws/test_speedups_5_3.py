@@ -139,6 +139,50 @@ def test_5_3_c_result_outlives_a_resized_buffer() -> None:
     assert out == b"hello world"
 
 
+# -- a server's unmasked frame, built in one copy (section 5.2) ---------------
+
+FRAME_SIZES = [0, 1, 125, 126, 127, 65535, 65536, 70_000]
+
+
+def server_frame_impls() -> list[Callable[[int, str | bytes | bytearray | memoryview], bytes]]:
+    return [speedups_module().server_frame, frames.py_server_frame]
+
+
+@pytest.mark.parametrize("size", FRAME_SIZES)
+def test_5_2_server_frame_matches_serialize_frame(size: int) -> None:
+    data = os.urandom(size)
+    ascii_text = data.hex()[:size]
+    wide_text = ("é€😀" * size)[:size]
+    for build in server_frame_impls():
+        for payload in (data, bytearray(data), memoryview(data)):
+            assert build(0x82, payload) == frames.serialize_frame(0x2, data)
+        assert build(0x81, ascii_text) == frames.serialize_frame(0x1, ascii_text.encode())
+        assert build(0x81, wide_text) == frames.serialize_frame(0x1, wide_text.encode())
+        fragment = frames.serialize_frame(0x1, ascii_text.encode(), fin=False)
+        assert build(0x01, ascii_text) == fragment
+
+
+def test_5_2_server_frame_refuses_a_lone_surrogate() -> None:
+    for build in server_frame_impls():
+        with pytest.raises(UnicodeEncodeError):
+            build(0x81, "a\ud800b")
+
+
+def test_5_2_c_server_frame_rejects_bad_arguments() -> None:
+    c = speedups_module()
+    for first in (-1, 256):
+        with pytest.raises(ValueError, match="range"):
+            c.server_frame(first, b"")
+    with pytest.raises(TypeError):
+        c.server_frame(0x81)
+    with pytest.raises(TypeError):
+        c.server_frame("x", b"")
+    with pytest.raises(OverflowError):
+        c.server_frame(1 << 80, b"")
+    with pytest.raises(TypeError):
+        c.server_frame(0x81, 12)
+
+
 # -- choosing the implementation ----------------------------------------------
 
 
@@ -186,13 +230,14 @@ def masking(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     """Bind every masking call site of the frame path to one implementation."""
     if request.param == "c":
         module = speedups_module()
-        apply_mask, unmask = module.apply_mask, module.unmask
+        apply_mask, unmask, build = module.apply_mask, module.unmask, module.server_frame
     else:
-        apply_mask, unmask = mask.py_apply_mask, mask.py_unmask
+        apply_mask, unmask, build = mask.py_apply_mask, mask.py_unmask, frames.py_server_frame
     monkeypatch.setattr(frames, "unmask", unmask)
     monkeypatch.setattr(frames, "apply_mask", apply_mask)
     monkeypatch.setattr(send, "apply_mask", apply_mask)
     monkeypatch.setattr(utf8, "apply_mask", apply_mask)
+    monkeypatch.setattr(send, "server_frame", build)
     yield request.param
 
 
@@ -214,6 +259,9 @@ def test_5_3_client_frames_round_trip(masking: str, size: int) -> None:
     wire = client.data_to_send()
     server.receive_data(wire)
     assert server.events() == [Text(text), Binary(data)]
+    server.send_text(text)
+    client.receive_data(server.data_to_send())
+    assert client.events() == [Text(text)]
     # The server's own frames are not masked (section 5.1): the client
     # reads them back unchanged.
     server.send_binary(data)
