@@ -60,6 +60,7 @@ __all__ = [
     "query_values",
     "sse_binary_event",
     "sse_channel_event",
+    "sse_channel_frame",
     "sse_channel_gap",
     "ws_ack",
     "ws_binary_event",
@@ -92,6 +93,7 @@ ERROR_CODES = frozenset(
 # the numbers themselves.
 _ID = re.compile(r"[0-9]{1,20}-[0-9]{1,19}", re.ASCII)
 _STRING = json.JSONEncoder(ensure_ascii=False).encode
+_LINE_BREAK = re.compile(r"[\r\n]")
 
 
 # -- positions --------------------------------------------------------------------
@@ -216,8 +218,21 @@ def sse_channel_event(
     """One event of a multi-channel stream: named as published (so
     ``addEventListener(name)`` works), ``id:`` the stream's new position,
     the ``channel_event_json`` as data."""
-    body = channel_event_json(channel, id, event, data).decode("utf-8")
-    return encode(Event(body, event=event or DEFAULT_EVENT, id=position))
+    return sse_channel_frame(event, position, channel_event_json(channel, id, event, data))
+
+
+def sse_channel_frame(event: str | None, position: str, item: bytes) -> bytes:
+    """``sse_channel_event`` from the event's ``channel_event_json``, which
+    every stream shares while the position is each stream's own: the JSON
+    is one line (it escapes CR and LF), so it is one ``data:`` line."""
+    name = event or DEFAULT_EVENT
+    if not (isinstance(name, str) and isinstance(position, str) and isinstance(item, bytes)):
+        raise LocalProtocolError("an event name and a position are str, the item bytes")
+    if _LINE_BREAK.search(name + position) or b"\n" in item or b"\r" in item:
+        # Section 9.2.6: a line break would end the field early.
+        raise LocalProtocolError("a line break in an SSE field")
+    head = "event: " + name + "\nid: " + position + "\ndata: "
+    return _utf8(head) + item + b"\n\n"
 
 
 def sse_channel_gap(channel: str) -> bytes:

@@ -35,9 +35,10 @@ from rawpush.proto.errors import HTTPError
 from rawpush.proto.http import Headers, Request
 from rawpush.proto.http_sse import resume_id, sse_headers
 from rawpush.proto.multichannel import (
+    channel_event_json,
     format_position,
     parse_position,
-    sse_channel_event,
+    sse_channel_frame,
     sse_channel_gap,
 )
 from rawpush.server.answers import Answer, Reply, Takeover
@@ -47,6 +48,11 @@ from rawpush.server.host import Framing, Host
 from rawpush.server.responses import cors
 from rawpush.server.security import Caller
 from rawpush.server.sse_session import SSESession
+
+#: where an event's channel-tagged JSON is cached in ``HubEvent.encoded``:
+#: shared by every stream, while the ``id:`` line (a position) is each
+#: stream's own
+SSE_MULTI_KEY = "sse.multi"
 
 
 def start(ctx: Context, request: Request, channel: str, who: Caller) -> Answer:
@@ -155,12 +161,13 @@ class MultiSSESession(SSESession):
         return self.outbox.put(self._frame(sse_channel_gap(self.channels[index])))
 
     def _put(self, index: int, event: HubEvent) -> asyncio.Future[None] | None:
-        # The position is per stream, so these bytes are this session's own.
         positions = self.positions
         positions[index] = event.id
-        wire = sse_channel_event(
-            event.channel, event.id, event.event, event.data, format_position(positions)
-        )
+        item: bytes | None = event.encoded.get(SSE_MULTI_KEY)
+        if item is None:
+            item = channel_event_json(event.channel, event.id, event.event, event.data)
+            event.encoded[SSE_MULTI_KEY] = item
+        wire = sse_channel_frame(event.event, format_position(positions), item)
         outbox = self.outbox
         dropped = outbox.dropped
         waiter = outbox.put(chunk(wire) if self.chunked else wire)

@@ -18,6 +18,7 @@ from rawpush.proto.multichannel import (
     query_values,
     sse_binary_event,
     sse_channel_event,
+    sse_channel_frame,
     sse_channel_gap,
 )
 from rawpush.proto.sse import Decoder
@@ -165,3 +166,20 @@ def test_poll_binary_item_has_the_marker() -> None:
     assert item == {"id": "4-0", "event": "message", "data": "AP8=", "encoding": "base64"}
     with pytest.raises(LocalProtocolError):
         poll_binary_item("4-0", None, "text")  # type: ignore[arg-type]
+
+
+def test_9_2_6_sse_channel_frame_refuses_line_breaks() -> None:
+    item = channel_event_json("a", "1-0", None, "x\ny")
+    assert sse_channel_frame(None, "1-0", item) == sse_channel_event(
+        "a", "1-0", None, "x\ny", "1-0"
+    )
+    for name, position, raw in (
+        ("a\nb", "1-0", item),
+        (None, "1-0\r", item),
+        (None, "1-0", b'{"x":1}\n'),
+        (None, "1-0", b"\r"),
+    ):
+        with pytest.raises(LocalProtocolError):
+            sse_channel_frame(name, position, raw)
+    with pytest.raises(LocalProtocolError):
+        sse_channel_frame(None, 1, item)  # type: ignore[arg-type]
