@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from rawpush.auth import AuthConfig, Grant, PatternSet, StaticToken
@@ -125,3 +126,20 @@ async def test_each_channel_authorized(make_server: MakeServer) -> None:
         assert stream.status == 200
     finally:
         stream.close()
+
+
+async def test_9_2_6_drain_ends_with_a_retry_hint_and_loses_nothing(
+    make_server: MakeServer,
+) -> None:
+    server = await make_server(drain_retry_ms=2500)
+    stream = await open_sse(server.port, "/sse?channel=a&channel=b")
+    await _subscribed(server, 2)
+    sent = [await server.hub.publish(c, "x") for c in ("a", "b")]
+    closing = asyncio.ensure_future(server.close())
+    try:
+        got = await stream.rest()
+        assert [json.loads(e.data)["id"] for e in got] == [e.id for e in sent]
+        assert 2500 <= (stream.decoder.retry or 0) <= 5000
+    finally:
+        stream.close()
+        await closing

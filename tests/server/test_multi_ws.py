@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 from rawpush.auth import AuthConfig, Grant, PatternSet, StaticToken
 from rawpush.server.app import Server
-from rawpush.ws import Text
+from rawpush.ws import Close, Text
 from tests.server.conftest import MakeServer
 from tests.server.support import RawWS, eventually, raw_ws
 
@@ -152,3 +153,18 @@ async def test_interop_websockets_library_control_messages(server: Server) -> No
         got = [json.loads(await ws.recv()) for _ in range(2)]
         assert {m["type"] for m in got} == {"ack", "event"}
         assert next(m for m in got if m["type"] == "event")["data"] == "hé"
+
+
+async def test_6455_7_4_1_drain_closes_1001_with_the_retry_hint(make_server: MakeServer) -> None:
+    server = await make_server(drain_retry_ms=2500)
+    ws = await raw_ws(server.port, "/ws")
+    try:
+        await _ask(ws, op="subscribe", channel="d")
+        closing = asyncio.ensure_future(server.close())
+        events = await ws.recv_until(Close)
+        close = next(e for e in events if isinstance(e, Close))
+        assert close.code == 1001
+        assert "retry=" in close.reason
+        await closing
+    finally:
+        ws.close()
