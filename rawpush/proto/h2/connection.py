@@ -61,6 +61,7 @@ from rawpush.proto.http_request import json_bytes
 __all__ = ["H2Connection"]
 
 _SETTING = h2.settings.SettingCodes
+_CLOSED = h2.connection.ConnectionState.CLOSED
 #: RFC 9113 section 6.9.2: every window starts at 65,535 bytes
 _DEFAULT_WINDOW = 65_535
 _JSON_TYPE = ("content-type", "application/json")
@@ -151,8 +152,12 @@ class H2Connection:
         try:
             raw = self._h2.receive_data(taken)
         except h2.exceptions.ProtocolError as exc:
-            # h2 queued the GOAWAY with this code already.
-            raise self._fail(str(exc) or type(exc).__name__, int(exc.error_code)) from None
+            code = int(exc.error_code)
+            if self._h2.state_machine.state is not _CLOSED:
+                # A bad preface fails before h2 queues its GOAWAY (RFC 9113
+                # section 3.4 lets it be left out; one is clearer).
+                self._h2.close_connection(code)
+            raise self._fail(str(exc) or type(exc).__name__, code) from None
         if cut is not None:
             self._h2.close_connection(ErrorCode.ENHANCE_YOUR_CALM)
             raise self._fail(str(self._guard.reason), ErrorCode.ENHANCE_YOUR_CALM)
