@@ -252,9 +252,7 @@ def _file_value(action: argparse.Action, value: Any) -> Any:
     if action.nargs == 0:  # a switch
         if not isinstance(value, bool):
             raise ValueError(f"must be true or false, not {value!r}")
-        if isinstance(action, argparse.BooleanOptionalAction):
-            return value
-        return True if value else action.default
+        return value  # the key is the field: its value, whatever the flag's spelling
     if isinstance(action, argparse._AppendAction):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ValueError(f"must be a list of strings, not {value!r}")
@@ -279,8 +277,8 @@ def _one(action: argparse.Action, text: str) -> Any:
     kind = action.type
     try:
         got = kind(text) if callable(kind) else text
-    except (ValueError, TypeError, argparse.ArgumentTypeError) as exc:
-        raise ValueError(f"{text!r} is not accepted ({exc})") from None
+    except (ValueError, TypeError, argparse.ArgumentTypeError):
+        raise ValueError(f"is not a valid {getattr(kind, '__name__', 'value')}: {text!r}") from None
     if action.choices is not None and got not in action.choices:
         choices = ", ".join(repr(c) for c in action.choices)
         raise ValueError(f"must be one of {choices}, not {text!r}")
@@ -305,7 +303,9 @@ def apply_file(path: str, parser: argparse.ArgumentParser, args: argparse.Namesp
         action = actions.get(key)
         if action is None:
             near = difflib.get_close_matches(key, list(actions), n=1)
-            fix = f"did you mean {near[0]!r}?" if near else "see rawpush serve --help"
+            part, _, name = near[0].rpartition(".") if near else ("", "", "")
+            fix = f"did you mean {name!r}{f' in [{part}]' if part else ''}?" if near else None
+            fix = fix or "the keys are the flags' names with _: see rawpush serve --help"
             raise CLIError(where, f"unknown key {key!r}", Exit.USAGE, fix)
         try:
             parsed = _file_value(action, value)

@@ -101,17 +101,20 @@ def _default(dest: str) -> Any:
 
 
 def _add_flags(p: argparse._ActionsContainer, flags: tuple[tuple[str, str, str, str], ...]) -> None:
+    optional = {spec.key for spec in config_file.fields() if spec.optional}
     for flag, dest, unit, text in flags:
         value = _default(dest)
         kind = type(value)
         shown = f"{value} {unit}".rstrip()
+        # "--max-channels none" lifts the limit.
+        lift = "; none for no limit" if dest in optional else ""
         p.add_argument(
             flag,
-            type=kind,
+            type=config_file.converter(kind, dest in optional),
             dest=dest,
             metavar="N" if kind is int else "SECONDS",
             # The parsed default stays None ("not given"): see config_from_args.
-            help=f"{text} (default {shown})",
+            help=f"{text}{lift} (default {shown})",
         )
 
 
@@ -153,7 +156,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     g.add_argument(
         "--publish-token",
         metavar="TOKEN",
-        help="require 'Authorization: Bearer TOKEN' on POST /publish",
+        help="require 'Authorization: Bearer TOKEN' on POST /publish (default: none, "
+        "anyone may publish)",
     )
     g.add_argument(
         "--allowed-origin",
@@ -228,7 +232,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="require 'Authorization: Bearer TOKEN' on GET /metrics (default: open)",
     )
     g.add_argument(
-        "--certfile", metavar="PATH", help="TLS certificate chain, PEM (serves wss:// and https://)"
+        "--certfile",
+        metavar="PATH",
+        help="TLS certificate chain, PEM: serves wss:// and https:// (default: none, plain TCP)",
     )
     g.add_argument(
         "--keyfile", metavar="PATH", help="TLS private key, PEM (default: inside --certfile)"
