@@ -1,13 +1,19 @@
-"""Headless Chromium against the running server (DESIGN.md "Testing").
+"""Headless Chromium against the running server.
 
 The browser is Debian's ``chromium`` driven by Playwright with its
 executable path set: no browser download (never ``playwright install``).
 The server runs in-process on 127.0.0.1, port 0. Publishes from Python go
 through ``urllib`` (an HTTP client independent of rawpush's own).
 
-- the demo page at ``/``: all three transports open, a message typed into
-  the form and sent with Enter and one POSTed from Python show in the
-  WebSocket, SSE and long-poll columns, in order, with a latency;
+- the demo page at ``/`` (built on rawpush.js): all three transports open,
+  a message typed into the form and sent with Enter and one POSTed from
+  Python show in the WebSocket, SSE and long-poll columns, in order, with a
+  latency; publishing at a steady rate fills every column's latency and
+  bytes-per-event plots (empty before), polling costs more bytes per event
+  than SSE, a named event, a multi-line message (shown as sent) and a
+  100 KB payload (truncated, its size shown, no column wider than the
+  page) appear, a refused publish is shown on the page with no dialog,
+  and nothing is logged to the console;
 - the browser's own ``EventSource``: after a drain (``retry:`` hint, stream
   ended) and a restart on the same port, it reconnects with
   ``Last-Event-ID`` and gets what it missed; if the history no longer
@@ -43,6 +49,7 @@ from tests.browser.support import (
 
 if TYPE_CHECKING:
     from playwright.async_api import Request
+
 
 def _post(url: str, data: str) -> str:
     # No proxy: the environment's proxy variables must not see 127.0.0.1.
@@ -116,6 +123,97 @@ async def test_demo_page_shows_each_message_in_all_three_columns() -> None:
         for kind, rows in columns.items():
             for row in rows:
                 assert re.fullmatch(r"\d+ ms", row["lat"]), (kind, row)
+
+
+_INK = """id => {
+    const c = document.getElementById(id);
+    const px = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 3; i < px.length; i += 4) if (px[i]) n++;
+    return n;
+}"""
+_PLOTS = [f"{kind}-{what}-plot" for kind in ("ws", "sse", "poll") for what in ("lat", "bytes")]
+
+
+async def test_demo_page_plots_costs_and_shows_payloads_as_sent() -> None:
+    async with launch() as browser:
+        from playwright.async_api import expect
+
+        server = Server(ServerConfig(port=0))
+        await server.start()
+        dialogs: list[str] = []
+        try:
+            async with asyncio.timeout(LIMIT * 2):
+                page, errors = await open_page(browser, server.url + "/")
+                page.on("dialog", lambda d: dialogs.append(d.message))
+                for kind in ("ws", "sse", "poll"):
+                    await expect(page.locator(f"#{kind}-state")).to_have_text("open")
+                before = [await page.evaluate(_INK, plot) for plot in _PLOTS]
+                await page.screenshot(path=str(SCREENSHOT.with_name("rawpush-demo-before.png")))
+
+                await page.evaluate(
+                    "() => { const r = document.getElementById('rate');"
+                    " r.value = '10'; r.dispatchEvent(new Event('input')); }"
+                )
+                await wait_js(
+                    page,
+                    """() => ['ws', 'sse', 'poll'].every(k =>
+                        demo.series[k].length >= 3 && demo.bytes[k].length >= 2)""",
+                )
+                await page.evaluate(
+                    "() => { const r = document.getElementById('rate');"
+                    " r.value = '0'; r.dispatchEvent(new Event('input')); }"
+                )
+                after = [await page.evaluate(_INK, plot) for plot in _PLOTS]
+                costs = await page.evaluate(
+                    "() => Object.fromEntries(['ws', 'sse', 'poll'].map(k =>"
+                    " [k, [demo.bytes[k].at(-1), demo.series[k].at(-1)]]))"
+                )
+                for button in ("#send-named", "#send-multiline", "#send-big"):
+                    await page.click(button)
+                    await expect(page.locator("#status")).to_contain_text("published")
+                for kind in ("ws", "sse", "poll"):
+                    await expect(page.locator(f"#{kind}-log li .size")).to_have_count(1)
+                rows = await page.locator("#sse-log li").evaluate_all(
+                    """lis => lis.slice(0, 3).map(li => ({
+                        event: (li.querySelector('.event') || {}).textContent || null,
+                        data: li.querySelector('.data').textContent,
+                        size: (li.querySelector('.size') || {}).textContent || null,
+                        wrap: getComputedStyle(li.querySelector('.data')).whiteSpace,
+                    }))"""
+                )
+                widths = await page.evaluate(
+                    """() => [document.documentElement.scrollWidth, window.innerWidth,
+                        ...['ws', 'sse', 'poll'].map(k => {
+                            const s = document.getElementById(k);
+                            return s.scrollWidth - s.clientWidth; })]"""
+                )
+                await page.screenshot(path=str(SCREENSHOT), full_page=True)
+                assert errors == []
+
+                # A refused publish (no such channel name) is said on the page.
+                await page.evaluate(
+                    "() => { document.querySelector('input[name=channel]').value = 'no spaces';"
+                    " document.getElementById('send-named').click(); }"
+                )
+                await expect(page.locator("#status.error")).to_contain_text("400")
+        finally:
+            await server.close()
+
+    assert before == [0] * len(_PLOTS)
+    assert all(ink > 0 for ink in after), dict(zip(_PLOTS, after, strict=True))
+    for kind, (per_event, (p50, p99)) in costs.items():
+        assert 0 < per_event < 5000, (kind, per_event)
+        assert 0 <= p50 <= p99 < 5000, (kind, p50, p99)
+    assert costs["poll"][0] > costs["sse"][0], costs
+    big, multi, named = rows
+    assert named["event"] == "tick" and named["data"] == "a named event"
+    assert multi["data"] == "line one\nline two\n  indented line three"
+    assert multi["wrap"] == "pre-wrap"
+    assert big["size"] is not None and big["size"].startswith("102400 bytes")
+    assert len(big["data"]) == 501
+    assert widths[0] <= widths[1] and widths[2:] == [0, 0, 0], widths
+    assert dialogs == []
 
 
 # -- the browser's EventSource ------------------------------------------------------

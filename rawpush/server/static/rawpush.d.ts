@@ -89,6 +89,8 @@ export interface Client {
   on(name: "gap", fn: (gap: Gap) => void): { off(): void };
   on(name: "error", fn: (error: Error) => void): { off(): void };
   on(name: "close", fn: (record: CloseRecord) => void): { off(): void };
+  /** Where ``channel`` resumes from: the last id seen, or the poll cursor; null: from now. */
+  position(channel: string): string | null;
   /** Drop the connection now and reconnect, resuming by id. */
   reconnect(): void;
   close(): void;

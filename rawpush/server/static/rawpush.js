@@ -682,6 +682,11 @@
       });
   };
 
+  // Where a channel resumes from: the last id seen (or the poll cursor).
+  P.position = function (channel) {
+    return this._position(String(channel));
+  };
+
   // Reopen the connection now (a demo's "drop" button; tests).
   P.reconnect = function () {
     var e = this._engine;
