@@ -125,7 +125,17 @@ def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.Argument
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    # argparse help doubles a literal % (it formats help with %).
+    return text.replace("%%", "%").replace("|", "\\|").replace("\n", " ")
+
+
+def _access_log_format() -> str:
+    from rawpush.server import access_log
+
+    doc = inspect.getdoc(access_log) or ""
+    return "\n".join(
+        ["## The access log (`--access-log`)", "", "```text", doc.split("\n\nHosts do")[0], "```"]
+    )
 
 
 def render_configuration() -> str:
@@ -149,6 +159,33 @@ def render_configuration() -> str:
         "`config.with_max_message_size(n)` (`--max-message-size N`) moves every limit a",
         "message of `n` bytes meets.",
         "",
+        "## A configuration file",
+        "",
+        "`rawpush serve --config rawpush.toml` reads a TOML file whose keys are the",
+        "names of the flags' settings: the field names below, with the `ws.`, `http.`",
+        "and `hub.` fields in `[ws]`, `[http]` and `[hub]` tables, and the flags that",
+        "are not fields (`redis`, `jwt_secret`, `max_message_size`, `log_level`,",
+        "`access_log`, ...) under their own names. `\"none\"` is None. A flag given on",
+        "the command line wins over the file; an unknown key or a bad value stops the",
+        "command with one line naming the file and the key. `auth` is built by the",
+        "security flags and keys, and `hub.clock` is Python only.",
+        "",
+        "```toml",
+        'host = "0.0.0.0"',
+        "port = 8080",
+        'allowed_origins = ["https://app.example"]',
+        'overflow = "drop-oldest"',
+        'log_level = "info"',
+        'access_log = "/var/log/rawpush/access.log"',
+        "",
+        "[hub]",
+        "history_size = 5000",
+        'channel_idle_ttl = "none"',
+        "",
+        "[http]",
+        "max_body_bytes = 4194304",
+        "```",
+        "",
         "## `ServerConfig`",
         "",
         "| field | type | default | `rawpush serve` | meaning |",
@@ -159,6 +196,7 @@ def render_configuration() -> str:
             f"| `{f.name}` | {_cell(_type_name(f))} | {_cell(_default(f))} "
             f"| {flags.get(f.name, '—')} | {_cell(comments.get(f.name, ''))} |"
         )
+    out += ["", _access_log_format()]
     for prefix, cls in (("ws", WSConfig), ("http", HTTPConfig), ("hub", HubConfig)):
         out += ["", f"## `{prefix}`: `{cls.__module__}.{cls.__name__}`", ""]
         out += ["```text", inspect.getdoc(cls) or "", "```", ""]
@@ -224,6 +262,12 @@ LABELS: dict[str, tuple[str, str]] = {
         "this node's Redis reader fell behind the stream's trim: its clients got a gap",
     ),
     "rawpush_backplane_reconnects_total": ("", "this node's Redis reader reconnected"),
+    "rawpush_protocol_connections": ("protocol", "connections open now by HTTP version"),
+    "rawpush_protocol_connections_total": ("protocol", "connections accepted by HTTP version"),
+    "rawpush_h2_streams": ("", "HTTP/2 streams open now (each a request or a session)"),
+    "rawpush_h2_streams_total": ("", "HTTP/2 streams clients opened"),
+    "rawpush_h2_goaways_sent_total": ("code", "GOAWAY frames sent; NO_ERROR is a drain"),
+    "rawpush_h2_resets_received_total": ("", "streams clients cancelled (RST_STREAM)"),
 }
 
 
