@@ -11,13 +11,19 @@ same pre-built frames (64 of them, each with its own random mask).
 rawpush runs twice: with the C accelerator (``rawpush.proto.ws._speedups``,
 when built) and with the pure-Python masking bound in its place; the
 implementations alternate with the peers round after round, so a busy
-moment of the shared machine hits all of them alike. Each cell is the
+moment of the shared machine hits all of them alike; time is the
+process's CPU time (``time.process_time``), so being descheduled is not
+counted, only what each library costs. Each cell is the
 median of ``--rounds`` rounds; the spread column is (max - min) / median
 over those rounds for rawpush-C, the noise of that row.
 
 A second, smaller table times the masking functions alone (us per call):
 rawpush's C and pure-Python paths, websockets' C ``apply_mask`` and
 wsproto's ``XorMaskerSimple``.
+
+``--tricks`` adds a third table, each direction alone with and without
+each trick (the send path before the fast path, pure vs C framing and
+unmasking), for bench/README.md's "what each trick buys".
 
 A plain script with no assertions: ``python bench/ws_core.py``
 (``--rounds 15`` for a steadier table, ``--quick`` for a smoke run).
@@ -57,6 +63,12 @@ PEERS = ("rawpush-C", "rawpush-py", "websockets", "wsproto")
 
 Run = Callable[[int], None]
 
+# CPU time of this process, not wall time: on a machine shared by many,
+# wall time mostly measures how often the scheduler took the core away
+# (spreads of 100 % between rounds at load 9 on 2 cores); the process's
+# own CPU time, page faults included, is what each library costs.
+CLOCK = time.process_time
+
 
 def c_module() -> ModuleType | None:
     try:
@@ -71,13 +83,14 @@ def masking(pure: bool) -> Iterator[None]:
     """Bind rawpush's masking call sites to the pure-Python functions (or
     to the C ones) for the duration; restores what was bound."""
     sites = [(rp_frames, "unmask"), (rp_frames, "apply_mask"), (rp_send, "apply_mask"),
-             (rp_utf8, "apply_mask")]
+             (rp_utf8, "apply_mask"), (rp_send, "server_frame")]
     saved = [getattr(module, name) for module, name in sites]
     c = c_module()
     if pure or c is None:
-        chosen = {"unmask": rp_mask.py_unmask, "apply_mask": rp_mask.py_apply_mask}
+        chosen = {"unmask": rp_mask.py_unmask, "apply_mask": rp_mask.py_apply_mask,
+                  "server_frame": rp_frames.py_server_frame}
     else:
-        chosen = {"unmask": c.unmask, "apply_mask": c.apply_mask}
+        chosen = {"unmask": c.unmask, "apply_mask": c.apply_mask, "server_frame": c.server_frame}
     for module, name in sites:
         setattr(module, name, chosen[name])
     try:
@@ -156,9 +169,9 @@ def rate(run: Run, budget: float) -> float:
     run(4)  # warm-up
     n, spent, done = 4, 0.0, 0
     while spent < budget:
-        start = time.perf_counter()
+        start = CLOCK()
         run(n)
-        spent += time.perf_counter() - start
+        spent += CLOCK() - start
         done += n
         n *= 2
     return done / spent
@@ -168,19 +181,66 @@ def per_call(func: Callable[[], object], budget: float) -> float:
     """Median microseconds per call over 5 batches."""
     n = 16
     while True:
-        start = time.perf_counter()
+        start = CLOCK()
         for _ in range(n):
             func()
-        if time.perf_counter() - start > budget / 5:
+        if CLOCK() - start > budget / 5:
             break
         n *= 2
     times = []
     for _ in range(5):
-        start = time.perf_counter()
+        start = CLOCK()
         for _ in range(n):
             func()
-        times.append((time.perf_counter() - start) / n)
+        times.append((CLOCK() - start) / n)
     return statistics.median(times) * 1e6
+
+
+def trick_runs(frames: list[bytes], text: str) -> dict[str, tuple[bool, Run]]:
+    """What each trick buys, one direction at a time: name -> (pure, run)."""
+    conn = ServerConnection(WSConfig(max_frame_size=LIMIT, max_message_size=LIMIT))
+    count = len(frames)
+
+    def receive(n: int) -> None:
+        for i in range(n):
+            conn.receive_data(frames[i % count])
+            conn.events()
+
+    def send_before(n: int) -> None:
+        # The send path before the fast path: encode, the state table and
+        # the fragment checks, header and payload joined on flush.
+        for _ in range(n):
+            conn._send_data(0x1, text.encode(), True)
+            conn.data_to_send()
+
+    def send_now(n: int) -> None:
+        for _ in range(n):
+            conn.send_text(text)
+            conn.data_to_send()
+
+    return {
+        "receive, pure unmask": (True, receive),
+        "receive, C unmask": (False, receive),
+        "send, before (encode + join)": (True, send_before),
+        "send, fast path, pure framing": (True, send_now),
+        "send, fast path, C server_frame": (False, send_now),
+    }
+
+
+def tricks(rounds: int, budget: float) -> None:
+    print(f"\nwhat each trick buys: msgs/s of one direction, median of {rounds} rounds")
+    names = list(trick_runs([b""], ""))
+    print(f"{'size':>6} " + " ".join(f"{n:>{max(len(n), 9)}}" for n in names))
+    for size in SIZES:
+        text = os.urandom(size // 2).hex()
+        runs = trick_runs(client_frames(text, 64), text)
+        samples: dict[str, list[float]] = {n: [] for n in names}
+        for _ in range(rounds):
+            for name, (pure, run) in runs.items():
+                with masking(pure):
+                    samples[name].append(rate(run, budget))
+        print(f"{size:>6} " + " ".join(
+            f"{statistics.median(samples[n]):>{max(len(n), 9)},.0f}" for n in names))
 
 
 def machine() -> str:
@@ -194,6 +254,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--budget", type=float, default=0.12, help="seconds per cell per round")
     parser.add_argument("--quick", action="store_true", help="3 rounds of 0.04 s")
+    parser.add_argument("--tricks", action="store_true",
+                        help="also time each direction with and without each trick")
     args = parser.parse_args()
     rounds, budget = (3, 0.04) if args.quick else (args.rounds, args.budget)
     if c_module() is None:
@@ -248,6 +310,8 @@ def main() -> None:
             per_call(partial(wsproto_mask, key, mutable), budget),
         ]
         print(f"{size:>6} " + " ".join(f"{x:>10.2f}" for x in cells))
+    if args.tricks:
+        tricks(rounds, budget)
 
 
 if __name__ == "__main__":
