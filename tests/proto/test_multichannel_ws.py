@@ -128,7 +128,7 @@ def test_ws_event_and_gap_shapes() -> None:
         ws_gap(1)  # type: ignore[arg-type]
 
 
-def test_6_binary_event_header_newline_payload_at_every_offset() -> None:
+def test_binary_event_header_newline_payload_at_every_offset() -> None:
     # The payload may itself hold newlines anywhere: the first one ends
     # the header, whatever follows.
     for at in range(6):
@@ -146,7 +146,7 @@ def test_6_binary_event_header_newline_payload_at_every_offset() -> None:
     assert parse_binary_message(ws_binary_event("a", "7-0", None, b""))[1] == b""
 
 
-def test_6_binary_event_without_header_refused() -> None:
+def test_binary_event_without_header_refused() -> None:
     for bad in (b"", b'{"type":"event"}', b"[1]\n", b"\xff\n"):
         with pytest.raises(ControlError):
             parse_binary_message(bad)
