@@ -70,6 +70,10 @@ from rawpush.ws import (
 
 #: messages from one client waiting to be published before reading pauses
 _INBOX_LIMIT = 16
+#: data messages a peer may still send after our Close (RFC 6455 section
+#: 5.5.1: they are discarded until its Close); one that sends more is not
+#: closing, and parsing its flood would only cost everyone else the CPU
+_AFTER_CLOSE = 256
 #: the request a publish decision sees when the session kept none
 _NOBODY = Caller(RequestInfo("GET", ""), None, None, None)
 
@@ -129,6 +133,7 @@ class WSSession(StreamSession):
         "_bucket",
         "_closer",
         "_early",
+        "_ignored",
         "_inbox",
         "_ping",
         "_pong",
@@ -164,6 +169,7 @@ class WSSession(StreamSession):
         # never publish).
         self._inbox: deque[str | bytes] | None = None
         self._early: bytes | None = None  # bytes received before the 101 went out
+        self._ignored = 0  # data messages received after our Close
         self._ping: asyncio.TimerHandle | None = None
         self._pong: asyncio.TimerHandle | None = None
         self._closer: asyncio.TimerHandle | None = None
@@ -253,6 +259,12 @@ class WSSession(StreamSession):
                 # state; the per-event delivery path reads this flag instead.
                 self._live = conn.state is State.OPEN
                 self._on_event(event)
+                if conn.state is State.CLOSING and isinstance(event, Text | Binary):
+                    self._ignored += 1
+                    if self._ignored > _AFTER_CLOSE:
+                        self.host.disconnect("close_ignored")
+                        self._end(abort=True)
+                        return
         except WebSocketError:
             self._live = False
             self.host.disconnect("protocol_error")

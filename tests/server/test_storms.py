@@ -5,6 +5,7 @@ a cut-off connection ended with a reset that frees its buffers."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import struct
@@ -128,3 +129,29 @@ async def test_a_retried_publish_with_the_same_idempotency_key_is_one_event(
     assert json.loads(other.body)["id"] != json.loads(first.body)["id"]
     bad = await request(server.port, "POST", "/publish/orders", [("Idempotency-Key", "")], b"x")
     assert bad.status == 400
+
+
+async def test_5_5_1_a_peer_that_keeps_sending_after_our_close_is_cut_off(
+    make_server: MakeServer,
+) -> None:
+    # RFC 6455 5.5.1: after our Close the peer's data is discarded until its
+    # own Close. A flooder never sends one: past a bounded number of
+    # messages the server resets it instead of parsing the flood until
+    # close_timeout (which took the loop from everyone else).
+    server = await make_server(ws_publish_rate=1.0, ws_publish_burst=1)
+    loop = asyncio.get_running_loop()
+    sock = socket.socket()
+    sock.setblocking(False)
+    await loop.sock_connect(sock, ("127.0.0.1", server.port))
+    head = "".join(f"{k}: {v}\r\n" for k, v in _UPGRADE)
+    await loop.sock_sendall(sock, f"GET /ws/flood HTTP/1.1\r\nHost: x\r\n{head}\r\n".encode())
+    frame = b"\x81\x85\x00\x00\x00\x00flood"  # masked with a zero key
+    try:
+        with contextlib.suppress(OSError):  # the reset may come while we write
+            for _ in range(20):  # bounded: 20 x 64 messages, far past the budget
+                await loop.sock_sendall(sock, frame * 64)
+        ignored = 'rawpush_disconnects_total{reason="close_ignored"}'
+        await eventually(lambda: metric(server, ignored) == 1)
+    finally:
+        sock.close()
+    assert metric(server, 'rawpush_disconnects_total{reason="close_timeout"}') == 0
