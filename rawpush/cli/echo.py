@@ -8,7 +8,9 @@ import contextlib
 import signal
 import sys
 
-from rawpush.cli.errors import bind_error, port_number
+from rawpush.cli import logs
+from rawpush.cli.errors import CLIError, Exit, bind_error, describe, port_number
+from rawpush.server import access_log
 from rawpush.server.echo import EchoConfig, EchoServer
 
 _DEFAULTS = EchoConfig()
@@ -30,6 +32,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    help="seconds for the request head, then 408 (default %(default)s)")
     p.add_argument("--compression", choices=["none", "deflate"], default="none",
                    help="accept permessage-deflate, RFC 7692 (default %(default)s)")
+    logs.add_access_log_flag(p)
 
 
 def config_from_args(args: argparse.Namespace) -> EchoConfig:
@@ -66,6 +69,15 @@ async def _serve(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(args))
+    if args.access_log is not None:
+        try:
+            access_log.enable(args.access_log)
+        except OSError as exc:
+            why = describe(exc)[0]
+            raise CLIError(f"--access-log {args.access_log}", why, Exit.USAGE) from None
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_serve(args))
+    finally:
+        access_log.disable()
     return 0

@@ -368,7 +368,8 @@ def _run(args: argparse.Namespace) -> int:
     except (ValueError, LocalProtocolError) as exc:
         # ConfigError, or a layer configuration refusing a limit.
         fix = f"check the flags and --config {args.config}" if args.config else None
-        raise CLIError("serve", f"bad configuration: {exc}", Exit.USAGE, fix) from None
+        why = _flag_named(str(exc), args.parser)
+        raise CLIError("serve", f"bad configuration: {why}", Exit.USAGE, fix) from None
     except OSError as exc:  # the one file read here: --jwt-public-key
         path = args.jwt_public_key
         raise CLIError(f"--jwt-public-key {path}", describe(exc)[0], Exit.USAGE) from None
@@ -384,6 +385,16 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         access_log.disable()  # writes what is queued
     return status
+
+
+def _flag_named(why: str, parser: argparse.ArgumentParser) -> str:
+    """``why`` with the field it names ("ServerConfig.port") given as the
+    flag the user typed, and the field beside it (the file's key)."""
+    for action in parser._actions:
+        field = f"ServerConfig.{action.dest} "
+        if action.option_strings and field in why:
+            return why.replace(field, f"{action.option_strings[0]} ({field.strip()}) ", 1)
+    return why
 
 
 def _start_access_log(target: str | None) -> None:

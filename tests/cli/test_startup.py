@@ -53,8 +53,8 @@ async def test_port_out_of_range_serve() -> None:
     code, _, err = await run("serve", "--port", "70000")
     assert code == USAGE
     assert one_line(err) == (
-        "rawpush: serve: bad configuration: ServerConfig.port must be an int in 0-65535, "
-        "not 70000"
+        "rawpush: serve: bad configuration: --port (ServerConfig.port) must be an int in "
+        "0-65535, not 70000"
     )
 
 
