@@ -32,7 +32,7 @@ def start(ctx: Context, request: Request, channel: str, who: Caller) -> Answer:
 
 
 class EchoSession(WSSession):
-    __slots__ = ("_echo_head",)
+    __slots__ = ("_echo_head", "_writes_paused")
 
     def __init__(
         self,
@@ -45,6 +45,7 @@ class EchoSession(WSSession):
     ) -> None:
         super().__init__(host, channel, last_id, head, extension=extension)
         self._echo_head: Headers | None = head
+        self._writes_paused = False  # the peer reads its echoes too slowly
 
     def start(self) -> None:
         # No subscription to wait for: the 101 goes out at once, and the
@@ -67,9 +68,16 @@ class EchoSession(WSSession):
     def _expired(self) -> None:  # pragma: no cover - an echo has no credential
         pass
 
+    # An echo answers each message at once: a peer that does not read its
+    # echoes is not read from either (the transport's write buffer is the
+    # only queue).
+    def _inbound_full(self) -> bool:
+        return self._writes_paused
+
     def pause_writing(self) -> None:
-        self.host.pause_reading()
+        self._writes_paused = True
+        self._set_reading()
 
     def resume_writing(self) -> None:
-        if not self._ended:
-            self.host.resume_reading()
+        self._writes_paused = False
+        self._set_reading()

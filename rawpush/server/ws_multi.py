@@ -130,13 +130,15 @@ class MultiWSSession(WSSession):
             return
         controls = self._controls
         controls.append(message)
-        if len(controls) >= _INBOX_LIMIT and not self._reading_paused:
-            # Each message may wait on the hub: stop reading rather than
-            # queue without bound.
-            self._reading_paused = True
-            self.host.pause_reading()
+        # Each message may wait on the hub: stop reading rather than queue
+        # without bound.
+        self._set_reading()
         if self._worker is None:
             self._worker = asyncio.ensure_future(self._work())
+
+    def _inbound_full(self) -> bool:
+        mark = _INBOX_LIMIT // 2 if self._reading_paused else _INBOX_LIMIT
+        return len(self._controls) >= mark
 
     def _on_binary(self, data: bytes) -> None:
         self._error("bad_request", "binary messages carry no control message on /ws")
@@ -152,10 +154,7 @@ class MultiWSSession(WSSession):
                     await self._publish_one(message)
                 else:
                     self._unsubscribe(message.channel, message.ref)
-                if self._reading_paused and len(controls) < _INBOX_LIMIT // 2:
-                    self._reading_paused = False
-                    if not self._ended:
-                        self.host.resume_reading()
+                self._set_reading()
         finally:
             self._worker = None
 

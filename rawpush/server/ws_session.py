@@ -74,6 +74,9 @@ _INBOX_LIMIT = 16
 #: 5.5.1: they are discarded until its Close); one that sends more is not
 #: closing, and parsing its flood would only cost everyone else the CPU
 _AFTER_CLOSE = 256
+#: messages one connection handles per loop iteration before the others
+#: get their turn (the rest of its read waits in the core's buffer)
+_SLICE = 64
 #: the request a publish decision sees when the session kept none
 _NOBODY = Caller(RequestInfo("GET", ""), None, None, None)
 
@@ -139,6 +142,7 @@ class WSSession(StreamSession):
         "_pong",
         "_publisher",
         "_reading_paused",
+        "_slice",
         "conn",
         "grant",
         "who",
@@ -174,6 +178,7 @@ class WSSession(StreamSession):
         self._pong: asyncio.TimerHandle | None = None
         self._closer: asyncio.TimerHandle | None = None
         self._reading_paused = False
+        self._slice = False  # the rest of the input waits for the next iteration
 
     # -- hooks of StreamSession ---------------------------------------------------
 
@@ -251,8 +256,14 @@ class WSSession(StreamSession):
             if len(self._early) > self.host.ctx.config.ws.max_frame_size:
                 self._end(abort=True)
             return
+        self.conn.feed(data)
+        if not self._slice:
+            self._pump()
+
+    def _pump(self) -> None:
+        """Handle the buffered input, one slice of it per loop iteration."""
         conn = self.conn
-        conn.feed(data)
+        handled = 0
         try:
             while (event := conn.next_event()) is not None:
                 # Whatever the core just did (a Close received) shows in its
@@ -265,6 +276,14 @@ class WSSession(StreamSession):
                         self.host.disconnect("close_ignored")
                         self._end(abort=True)
                         return
+                handled += 1
+                if handled == _SLICE:
+                    # Fairness: one busy peer does not keep the loop from
+                    # everyone else's; its reading waits for the rest.
+                    self._slice = True
+                    self._set_reading()
+                    self.host.call_later(0, self._next_slice)
+                    break
         except WebSocketError:
             self._live = False
             self.host.disconnect("protocol_error")
@@ -274,6 +293,29 @@ class WSSession(StreamSession):
         self._flush()
         if conn.should_close:
             self._end(abort=False)
+
+    def _next_slice(self) -> None:
+        self._slice = False
+        if not self._ended:
+            self._pump()
+            self._set_reading()
+
+    def _inbound_full(self) -> bool:
+        """Messages wait for the hub: the peer's input is held back (a lower
+        mark to resume than to pause, so reading does not flap)."""
+        inbox = self._inbox
+        mark = _INBOX_LIMIT // 2 if self._reading_paused else _INBOX_LIMIT
+        return inbox is not None and len(inbox) >= mark
+
+    def _set_reading(self) -> None:
+        """Read from the peer unless a slice or a full inbox holds it back."""
+        hold = self._slice or self._inbound_full()
+        if hold != self._reading_paused and not self._ended:
+            self._reading_paused = hold
+            if hold:
+                self.host.pause_reading()
+            else:
+                self.host.resume_reading()
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event, Text):
@@ -317,11 +359,9 @@ class WSSession(StreamSession):
         if inbox is None:
             inbox = self._inbox = deque()
         inbox.append(text)
-        if len(inbox) >= _INBOX_LIMIT and not self._reading_paused:
-            # The hub (block policy) holds this publisher: stop reading
-            # rather than queue without bound.
-            self._reading_paused = True
-            self.host.pause_reading()
+        # The hub (block policy) may hold this publisher: stop reading
+        # rather than queue without bound.
+        self._set_reading()
         if self._publisher is None:
             self._publisher = asyncio.ensure_future(self._publish_all())
 
@@ -345,10 +385,7 @@ class WSSession(StreamSession):
                     self.close(CloseCode.TRY_AGAIN_LATER, "the hub refused the message")
                     return
                 self.host.ctx.metrics.inc("rawpush_published_total")
-                if self._reading_paused and len(inbox) < _INBOX_LIMIT // 2:
-                    self._reading_paused = False
-                    if not self._ended:
-                        self.host.resume_reading()
+                self._set_reading()
         finally:
             self._publisher = None
             self._inbox = None  # empty now: back to the idle footprint

@@ -155,3 +155,36 @@ async def test_5_5_1_a_peer_that_keeps_sending_after_our_close_is_cut_off(
     finally:
         sock.close()
     assert metric(server, 'rawpush_disconnects_total{reason="close_timeout"}') == 0
+
+
+async def test_one_read_of_many_messages_is_handled_in_slices(
+    make_server: MakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Fairness: 200 messages in one read are handled 64 per loop iteration,
+    # the other connections' callbacks running in between; none is lost.
+    from rawpush.server import ws_session
+
+    slices: list[int] = []
+    original = ws_session.WSSession._next_slice
+
+    def counted(self: ws_session.WSSession) -> None:
+        slices.append(1)
+        original(self)
+
+    monkeypatch.setattr(ws_session.WSSession, "_next_slice", counted)
+    server = await make_server(ws_publish_rate=None)
+    loop = asyncio.get_running_loop()
+    sock = socket.socket()
+    sock.setblocking(False)
+    await loop.sock_connect(sock, ("127.0.0.1", server.port))
+    head = "".join(f"{k}: {v}\r\n" for k, v in _UPGRADE)
+    try:
+        await loop.sock_sendall(sock, f"GET /ws/many HTTP/1.1\r\nHost: x\r\n{head}\r\n".encode())
+        await eventually(lambda: bool(_hosts(server)) and _hosts(server)[0].session is not None)
+        await loop.sock_sendall(sock, b"\x81\x82\x00\x00\x00\x00hi" * 200)
+        await eventually(lambda: metric(server, "rawpush_published_total") == 200)
+    finally:
+        sock.close()
+    assert len(slices) >= 200 // 64
+    replay = await server.hub.since("many", "0-0")
+    assert len(replay.events) == 200
