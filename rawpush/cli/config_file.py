@@ -12,7 +12,9 @@ once, with the help, default and unit its ``#:`` comment gives:
   names (``port``, ``allowed_origins``) and, in ``[ws]``, ``[http]`` and
   ``[hub]`` tables, the nested fields' names (``history_size``); the flags
   that are not fields are keys too (``redis``, ``jwt_secret``,
-  ``max_message_size``, ``log_level``, ``access_log``). ``"none"`` is None.
+  ``max_message_size``, ``log_level``, ``access_log``). A flag's own name
+  with ``_`` is a key too, at the top (``history = 5000`` for
+  ``--history``; switches excepted). ``"none"`` is None.
 
 A flag given on the command line wins over the file. An unknown key or a
 bad value is the command line's one-line usage error, naming the file and
@@ -226,9 +228,9 @@ def add_config_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config",
         metavar="FILE",
-        help="read settings from this TOML file: its keys are the flags' names with _ "
-        "(port = 8080, [hub] history_size = 5000); a flag given here wins over the file "
-        "(default: none)",
+        help="read settings from this TOML file; a key is a flag's name with _ "
+        "(history = 5000) or the ServerConfig field it sets (port = 8080, history_size = 5000 "
+        "under [hub]); a flag given here wins over the file (default: none)",
     )
 
 
@@ -299,10 +301,11 @@ def apply_file(path: str, parser: argparse.ArgumentParser, args: argparse.Namesp
     actions = {
         a.dest: a for a in parser._actions if a.option_strings and a.dest not in _NOT_KEYS
     }
+    aliases = _aliases(actions)
     for key, value in _flatten(table, "", where):
-        action = actions.get(key)
+        action = actions.get(aliases.get(key, key))
         if action is None:
-            near = difflib.get_close_matches(key, list(actions), n=1)
+            near = difflib.get_close_matches(key, [*actions, *aliases], n=1)
             part, _, name = near[0].rpartition(".") if near else ("", "", "")
             fix = f"did you mean {name!r}{f' in [{part}]' if part else ''}?" if near else None
             fix = fix or "the keys are the flags' names with _: see rawpush serve --help"
@@ -311,5 +314,20 @@ def apply_file(path: str, parser: argparse.ArgumentParser, args: argparse.Namesp
             parsed = _file_value(action, value)
         except ValueError as exc:
             raise CLIError(where, f"{key} {exc}", Exit.USAGE) from None
-        if getattr(args, key, None) == action.default:  # not given: the file decides
-            setattr(args, key, parsed)
+        if getattr(args, action.dest, None) == action.default:  # not given: the file decides
+            setattr(args, action.dest, parsed)
+
+
+def _aliases(actions: dict[str, argparse.Action]) -> dict[str, str]:
+    """A flag's name spelled with _ (``history`` for ``--history``), to the
+    destination it sets (``hub.history_size``). Not for switches: in a file
+    ``no_http2 = false`` would read as the opposite of what it says."""
+    found: dict[str, str] = {}
+    for dest, action in actions.items():
+        if action.nargs == 0:
+            continue
+        for option in action.option_strings:
+            name = option.lstrip("-").replace("-", "_")
+            if name != dest and name not in actions:
+                found[name] = dest
+    return found

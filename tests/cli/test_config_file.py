@@ -172,6 +172,13 @@ def test_a_flag_wins_over_the_file(tmp_path: Path) -> None:
     assert config.ws_echo is True
 
 
+def test_a_flag_name_is_a_key_too(tmp_path: Path) -> None:
+    text = 'history = 7\nsse_heartbeat = 2.5\nallowed_origin = ["https://a.example"]\n'
+    config = from_file(tmp_path, text)
+    assert (config.hub.history_size, config.sse_heartbeat_interval) == (7, 2.5)
+    assert config.allowed_origins == ("https://a.example",)
+
+
 def test_flags_that_are_not_fields_are_keys_too(tmp_path: Path) -> None:
     text = 'max_message_size = 5000000\nanonymous = "read"\njwt_secret = "' + "k" * 32 + '"\n'
     config = from_file(tmp_path, text)
