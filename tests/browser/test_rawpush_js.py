@@ -25,6 +25,7 @@ from tests.browser.rawpush_js_support import (
     SUBSCRIBE,
     Serve,
     client_page,
+    metrics,
     post,
     serve_help,
     unexpected,
@@ -110,7 +111,8 @@ async def test_each_transport_three_channels_restart_surfaces_a_gap(
 ) -> None:
     """In-memory hub: a restart loses the history, so the ids the client
     resumes from are unknown to the new process and every channel gets a
-    gap; events published after the restart all arrive, in order."""
+    gap; events published after the restart all arrive, in order. On
+    WebSocket and SSE the three channels share one connection."""
     async with launch() as browser:
         serve = Serve(tmp_path)
         await asyncio.to_thread(serve.start)
@@ -120,6 +122,13 @@ async def test_each_transport_three_channels_restart_surfaces_a_gap(
                 options = {"transports": [transport], "minDelay": 50, "maxDelay": 400}
                 await page.evaluate(SUBSCRIBE, [CHANNELS, options])
                 await wait_js(page, "window.client.state === 'open'")
+                # WebSocket and SSE carry the three channels on one connection
+                # (/ws control messages, /sse?channel=...); long poll asks once
+                # per channel.
+                label = {"websocket": "ws", "sse": "sse", "poll": "poll"}[transport]
+                if transport != "poll":
+                    open_now = await asyncio.to_thread(metrics, serve.url)
+                    assert open_now[f'rawpush_connections{{transport="{label}"}}'] == 1
                 before = {
                     ch: await asyncio.to_thread(post, serve.url, ch, f"{ch}0") for ch in CHANNELS
                 }

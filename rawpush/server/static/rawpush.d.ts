@@ -22,8 +22,9 @@ export interface Options {
   idleReconnect?: number;
   /** Long poll wait asked of the server, in seconds (25). */
   pollTimeout?: number;
-  /** "auto": multi-channel URLs where the server has them (probed; an old server's 404 is
-   * logged by the browser); true: always; false (default): one connection per channel. */
+  /** "auto" (default): one connection for every channel where the server has the multi-channel
+   * URLs (asked once with HEAD /sse?channel=...; an older server's 404 is logged by the browser);
+   * true: always; false: one connection per channel (/ws/{ch}, /sse/{ch}, /poll/{ch}). */
   multiplex?: "auto" | boolean;
   /** One connection for every tab of the origin (true, or a name to share under). */
   shared?: boolean | string;

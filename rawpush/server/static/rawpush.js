@@ -28,9 +28,10 @@
     // reopened (with its resume id) after this long.
     idleReconnect: 60000,
     pollTimeout: 25,
-    // "auto" asks the server for its multi-channel URLs (an old server's
-    // 404 shows in the console); false: one connection per channel.
-    multiplex: false,
+    // "auto": one connection for every channel where the server has the
+    // multi-channel URLs (asked once; an older server's 404 shows in the
+    // console); false: one connection per channel.
+    multiplex: "auto",
     shared: false,
     token: null
   };
@@ -111,7 +112,10 @@
       var p = msg.ref !== undefined && self._pending[msg.ref];
       if (p) delete self._pending[msg.ref];
       if (msg.type === "event") eng.event(msg.channel, msg.id, msg.event, data);
-      else if (msg.type === "gap") eng.gap(msg.channel, null);
+      else if (msg.type === "gap") {
+        // No channel: the server dropped events of any channel (drop-oldest).
+        (msg.channel ? [msg.channel] : eng._channels()).forEach(function (n) { eng.gap(n, null); });
+      }
       else if (msg.type === "ack") {
         if (msg.op === "subscribe" && msg.id) eng._anchor(msg.channel, msg.id, true);
         if (p) p.ok(msg.id);
@@ -119,9 +123,9 @@
         var err = new Error(msg.message || msg.code);
         err.code = msg.code;
         err.channel = msg.channel;
-        // A ping (ours) answered with an error is still an answer.
+        // Our ping ("unknown op") answered with an error is still an answer.
         if (p) p._fail(err);
-        else if (msg.op !== "ping") c._emit("error", err);
+        else if (msg.ref !== "ping") c._emit("error", err);
       }
     };
     ws.onclose = function (e) {
@@ -149,7 +153,7 @@
       } else if (idle > o.pingInterval && !pinged) {
         // The server answers any op; even an error proves the path alive.
         pinged = 1;
-        ws.send(JSON.stringify({ op: "ping", ref: "p" }));
+        ws.send(JSON.stringify({ op: "ping", ref: "ping" }));
       }
     }, 1000);
   }
@@ -401,13 +405,24 @@
     if (c.closed) return;
     c._setState(self._ever ? "reconnecting" : "connecting", name);
     var mode = c.opts.multiplex === "auto" ? self._multi[name] : c.opts.multiplex;
-    if (mode === undefined && name === "websocket") {
+    // Long poll: one request per channel unless asked (multiplex: true),
+    // until the server's multi-channel poll wakes on a publish.
+    if (mode === undefined && name === "poll") mode = false;
+    if (mode === undefined) mode = self._probe;
+    if (mode === undefined) {
       // A browser cannot see why an upgrade failed, so ask plain HTTP once
-      // whether /ws exists (404: this server has single-channel URLs only).
-      self._multi[name] = "probing";
-      fetch(c.base + "/ws", { cache: "no-store" }).then(function (r) {
-        self._multi[name] = r.status !== 404;
-      }, function () { self._multi[name] = false; }).then(function () { self._start(); });
+      // whether the multi-channel URLs exist: HEAD of an event stream
+      // subscribes to nothing (404: single-channel URLs only).
+      self._probe = "probing";
+      fetch(c.base + "/sse?channel=rawpush.probe", { method: "HEAD", cache: "no-store" })
+        .then(function (r) {
+          self._probe = r.status !== 404;
+          self._start();
+        }, function () {
+          self._probe = undefined; // the server is down: ask again next time
+          self._wait = setTimeout(function () { self._start(); },
+            jitter(Math.min(c.opts.maxDelay, c.opts.minDelay * Math.pow(2, self._fails++))));
+        });
       return;
     }
     if (mode === "probing") return;
