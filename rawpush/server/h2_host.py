@@ -47,6 +47,8 @@ from rawpush.server.metrics import fold_counts, labels
 __all__ = ["H2Protocol", "H2Stream", "h2_config"]
 
 _LINGER_RESET = struct.pack("ii", 1, 0)
+#: how long a failed connection keeps reading (and dropping) after its GOAWAY
+_LINGER = 2.0
 _PROTOCOL = (("protocol", "h2"),)
 
 
@@ -213,7 +215,16 @@ class H2Protocol(asyncio.Protocol):
         self.write(self.h2.data_to_send())  # the GOAWAY
         for stream in list(self.streams.values()):
             stream.lost()
-        self.close()
+        transport = self.transport
+        if transport is not None and transport.can_write_eof():
+            # Lingering close (as over HTTP/1.1): closing with the peer's
+            # flood still unread would send a reset that can destroy the
+            # GOAWAY before it is read; its bytes are read and dropped.
+            transport.write_eof()
+            self._cancel_timer()
+            self._timer = asyncio.get_running_loop().call_later(_LINGER, self.close)
+        else:
+            self.close()
 
     def _count_goaway(self, code: int) -> None:
         try:

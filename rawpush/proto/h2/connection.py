@@ -39,6 +39,7 @@ import h2.connection
 import h2.events
 import h2.exceptions
 import h2.settings
+import hpack
 from hyperframe.frame import GoAwayFrame
 
 from rawpush.proto.errors import H2Error, HTTPError, LocalProtocolError
@@ -62,6 +63,7 @@ __all__ = ["H2Connection"]
 
 _SETTING = h2.settings.SettingCodes
 _CLOSED = h2.connection.ConnectionState.CLOSED
+_UNBOUNDED = (1 << 31) - 1
 #: RFC 9113 section 6.9.2: every window starts at 65,535 bytes
 _DEFAULT_WINDOW = 65_535
 _JSON_TYPE = ("content-type", "application/json")
@@ -100,6 +102,18 @@ class H2Connection:
         # HPACK bomb expands within this bound or ends the connection.
         conn.decoder.max_header_list_size = cfg.http.max_header_bytes
         conn.initiate_connection()
+        # The limit is advertised above and enforced in _request: h2 would
+        # answer a stream over it with GOAWAY (its HPACK state lost), where
+        # RFC 9113 section 5.1.2 asks for a stream error, REFUSED_STREAM.
+        conn.local_settings = h2.settings.Settings(
+            client=False,
+            initial_values={
+                _SETTING.MAX_CONCURRENT_STREAMS: _UNBOUNDED,
+                _SETTING.INITIAL_WINDOW_SIZE: cfg.initial_window_size,
+                _SETTING.MAX_HEADER_LIST_SIZE: cfg.http.max_header_bytes,
+                _SETTING.ENABLE_CONNECT_PROTOCOL: 1,
+            },
+        )
         if cfg.connection_window_size > _DEFAULT_WINDOW:
             conn.increment_flow_control_window(cfg.connection_window_size - _DEFAULT_WINDOW)
         self._h2 = conn
@@ -114,6 +128,11 @@ class H2Connection:
         self.goaway_last_stream_id: int | None = None
         self._failed = False
         self._peer_gone = False
+        #: streams refused for going over the limit (a flood of them ends it)
+        self._refused = 0
+        #: streams let in and perhaps still open (h2 reads a whole chunk
+        #: before we see its events, so its own count runs ahead of ours)
+        self._accepted: set[int] = set()
 
     # -- state ---------------------------------------------------------------
 
@@ -153,14 +172,27 @@ class H2Connection:
             raw = self._h2.receive_data(taken)
         except h2.exceptions.ProtocolError as exc:
             code = int(exc.error_code)
-            if self._h2.state_machine.state is not _CLOSED:
+            cause = exc.__cause__
+            bomb = isinstance(exc, h2.exceptions.DenialOfServiceError)
+            if not bomb and isinstance(cause, hpack.HPACKDecodingError | IndexError):
+                # RFC 9113 section 4.3: a block that does not decode is a
+                # COMPRESSION_ERROR; h2 says PROTOCOL_ERROR, in the GOAWAY
+                # it queued last (no debug data: 17 bytes), replaced here.
+                code = ErrorCode.COMPRESSION_ERROR
+                queued = self._h2.data_to_send()
+                self._out += queued[:-17] if queued[-14:-13] == b"\x07" else queued
+                self._out += GoAwayFrame(
+                    0, last_stream_id=self._h2.highest_inbound_stream_id, error_code=code
+                ).serialize()
+            elif self._h2.state_machine.state is not _CLOSED:
                 # A bad preface fails before h2 queues its GOAWAY (RFC 9113
                 # section 3.4 lets it be left out; one is clearer).
                 self._h2.close_connection(code)
             raise self._fail(str(exc) or type(exc).__name__, code) from None
         if cut is not None:
-            self._h2.close_connection(ErrorCode.ENHANCE_YOUR_CALM)
-            raise self._fail(str(self._guard.reason), ErrorCode.ENHANCE_YOUR_CALM)
+            guard = self._guard
+            self._h2.close_connection(guard.code)
+            raise self._fail(str(guard.reason), guard.code)
         events: list[Event] = []
         for event in raw:
             self._translate(event, events)
@@ -205,11 +237,27 @@ class H2Connection:
             # REFUSED_STREAM tells the client it may retry it elsewhere.
             self._h2.reset_stream(sid, ErrorCode.REFUSED_STREAM)
             return
+        if self._count_open() >= self.config.max_concurrent_streams:
+            # Section 5.1.2: over SETTINGS_MAX_CONCURRENT_STREAMS. A client
+            # that keeps trying is a flood (section 10.5).
+            self._refused += 1
+            if self._refused > self.config.max_resets:
+                self._h2.close_connection(ErrorCode.ENHANCE_YOUR_CALM)
+                raise self._fail("too many streams over the limit", ErrorCode.ENHANCE_YOUR_CALM)
+            self._h2.reset_stream(sid, ErrorCode.REFUSED_STREAM)
+            return
+        self._accepted.add(sid)
         if (b":method", b"CONNECT") in fields:
             # A tunnel is routed on its head; its bytes follow as DATA.
             self._route(sid, fields, b"", out)
         else:
             self._bodies[sid] = (fields, bytearray())
+
+    def _count_open(self) -> int:
+        streams = self._h2.streams
+        closed = [sid for sid in self._accepted if sid not in streams or streams[sid].closed]
+        self._accepted.difference_update(closed)
+        return len(self._accepted)
 
     def _route(
         self, sid: int, fields: list[tuple[bytes, bytes]], body: bytes, out: list[Event]

@@ -10,11 +10,16 @@ also bounds a header block across HEADERS and CONTINUATION frames as it
 grows (CVE-2024-27316: h2 would buffer up to 64 frames of it first).
 Frames longer than the largest frame size we accept are left for h2 to
 refuse with FRAME_SIZE_ERROR (section 4.2).
+
+Three checks h2 answers with a vaguer code are made here as well: the
+preface must be followed by a SETTINGS frame (section 3.4: PROTOCOL_ERROR),
+a SETTINGS ACK carries no payload and a SETTINGS payload is a multiple of
+6 bytes (section 6.5: FRAME_SIZE_ERROR).
 """
 
 from __future__ import annotations
 
-from rawpush.proto.h2.events import H2Config
+from rawpush.proto.h2.events import ErrorCode, H2Config
 
 __all__ = ["FloodGuard"]
 
@@ -39,15 +44,18 @@ class FloodGuard:
     """Fed every received byte in order; ``feed`` returns None or the
     offset in its data where the frame that broke a limit starts (possibly
     negative, when its header began in an earlier call), with ``reason``
-    saying which. Once tripped it stays tripped."""
+    saying which and ``code`` the GOAWAY's error code. Once tripped it
+    stays tripped."""
 
     __slots__ = (
         "_block",
         "_config",
         "_counts",
+        "_first",
         "_frames",
         "_head",
         "_skip",
+        "code",
         "reason",
     )
 
@@ -60,7 +68,9 @@ class FloodGuard:
         self._counts = [0, 0, 0, 0]
         #: bytes of the header block in progress, None between blocks
         self._block: int | None = None
+        self._first = True  # the frame after the preface is next
         self.reason: str | None = None
+        self.code = ErrorCode.ENHANCE_YOUR_CALM
 
     def feed(self, data: bytes) -> int | None:
         if self.reason is not None:
@@ -90,8 +100,16 @@ class FloodGuard:
         return None
 
     def _count(self, length: int, kind: int, flags: int) -> str | None:
+        if self._first:
+            self._first = False
+            if kind != _SETTINGS or flags & _ACK:
+                self.code = ErrorCode.PROTOCOL_ERROR
+                return "the preface is not followed by SETTINGS"
         if length > MAX_FRAME_SIZE:
             return None  # h2's FRAME_SIZE_ERROR (section 4.2)
+        if kind == _SETTINGS and (length % 6 or (flags & _ACK and length)):
+            self.code = ErrorCode.FRAME_SIZE_ERROR
+            return "a SETTINGS frame of a wrong length"
         config = self._config
         self._frames += 1
         if self._frames > config.flood_window:
