@@ -91,6 +91,7 @@ async def test_drop_oldest_gives_the_stalled_reader_a_gap_and_the_newest_events(
     server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     running = _start(monkeypatch, server, "drop-oldest")
+    stalled: socket.socket | None = None
     try:
         start = await publish(running, "drop", "start")
         stalled = _stall(running, "drop", start)
@@ -106,10 +107,13 @@ async def test_drop_oldest_gives_the_stalled_reader_a_gap_and_the_newest_events(
             assert await metric(running, dropped) > 0
             sent.append(await publish(running, "drop", "end"))
             results = await asyncio.gather(*readers)
-            with stalled:
-                seen = await _read_until(stalled, b"data: end\n")
+            seen = await _read_until(stalled, b"data: end\n")
         overflowed = await metric(running, 'rawpush_disconnects_total{reason="overflow"}')
     finally:
+        if stalled is not None:
+            # A stream cut by the app leaves its connection to the server,
+            # which waits for a full buffer to drain before closing it.
+            stalled.close()
         code, output = stop(running)
     assert code in STOPPED and "Traceback" not in output, output
     assert all(got == sent[:-1] for got in results)
@@ -127,6 +131,7 @@ async def test_block_loses_nothing_for_a_reader_stalled_past_every_buffer(
     server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     running = _start(monkeypatch, server, "block")
+    stalled: socket.socket | None = None
     try:
         start = await publish(running, "block", "start")
         stalled = _stall(running, "block", start)
@@ -149,14 +154,17 @@ async def test_block_loses_nothing_for_a_reader_stalled_past_every_buffer(
             # The queue is full and the publisher still has events to send.
             assert await metric(running, QUEUED) >= full
             assert not publishing.done()
-            with stalled:
-                reading = asyncio.ensure_future(_read_until(stalled, b"data: end\n"))
-                await publishing
-                sent.append(await publish(running, "block", "end"))
-                seen = await reading
+            reading = asyncio.ensure_future(_read_until(stalled, b"data: end\n"))
+            await publishing
+            sent.append(await publish(running, "block", "end"))
+            seen = await reading
         overflowed = await metric(running, 'rawpush_disconnects_total{reason="overflow"}')
         dropped = await metric(running, 'rawpush_dropped_total{transport="sse"}')
     finally:
+        if stalled is not None:
+            # A stream cut by the app leaves its connection to the server,
+            # which waits for a full buffer to drain before closing it.
+            stalled.close()
         code, output = stop(running)
     assert code in STOPPED and "Traceback" not in output, output
     assert (overflowed, dropped) == (0, 0)
