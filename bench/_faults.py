@@ -5,6 +5,7 @@ readers, and a raw SSE subscriber that keeps every id it was given."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import signal
@@ -185,3 +186,45 @@ def percentile_s(values: list[float], q: float) -> str:
 def percentile_ms(values: list[float], q: float) -> float:
     """The ``q``-th percentile of sorted seconds, in milliseconds."""
     return percentile([int(v * 1e6) for v in values], q) / 1000
+
+
+async def flooder(port: int, until: float, sent: list[int]) -> None:
+    """Publish as fast as the socket takes it; cut off, come straight back
+    (what a hostile client does)."""
+    frame = b"\x81\x85" + b"\x00\x00\x00\x00" + b"flood"  # masked with a zero key
+    while time.monotonic() < until:
+        try:
+            reader, writer = await asyncio.open_connection(LOOPBACK, port)
+        except OSError:
+            await asyncio.sleep(0.01)
+            continue
+
+        async def discard(reader: asyncio.StreamReader = reader) -> None:
+            with contextlib.suppress(OSError):
+                while await reader.read(65536):
+                    pass
+
+        sink = asyncio.ensure_future(discard())
+        try:
+            writer.write(WS_HEAD.format(channel="flood").encode())
+            while time.monotonic() < until and not sink.done():
+                writer.write(frame * 64)
+                sent[0] += 64
+                await writer.drain()
+        except OSError:
+            pass
+        finally:
+            sink.cancel()
+            writer.close()
+
+
+async def _flood(port: int, count: int, seconds: float) -> None:
+    sent = [0]
+    until = time.monotonic() + seconds
+    await asyncio.gather(*(flooder(port, until, sent) for _ in range(count)))
+    print(sent[0], flush=True)
+
+
+if __name__ == "__main__":  # python bench/_faults.py flood PORT COUNT SECONDS
+    if sys.argv[1:2] == ["flood"]:
+        asyncio.run(_flood(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])))

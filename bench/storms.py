@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import random
 import shutil
@@ -46,6 +45,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from _common import raise_nofile, rss_kib
 from _faults import (
@@ -266,30 +266,6 @@ async def dead_readers(dead: int, healthy: int, events: int) -> None:
 # ---- 4. flooders ------------------------------------------------------------------
 
 
-async def flooder(port: int, stop: asyncio.Event, sent: list[int]) -> None:
-    reader, writer = await asyncio.open_connection(LOOPBACK, port)
-    writer.write(WS_HEAD.format(channel="flood").encode())
-    await reader.readuntil(b"\r\n\r\n")
-    frame = b"\x81\x85" + b"\x00\x00\x00\x00" + b"flood"  # masked with a zero key
-
-    async def discard() -> None:
-        with contextlib.suppress(OSError):
-            while await reader.read(65536):
-                pass
-
-    sink = asyncio.ensure_future(discard())
-    try:
-        while not stop.is_set() and not writer.is_closing():
-            writer.write(frame * 64)
-            sent[0] += 64
-            await writer.drain()
-    except OSError:
-        pass
-    finally:
-        sink.cancel()
-        writer.close()
-
-
 async def bystander(port: int, seconds: float) -> tuple[list[float], list[float]]:
     stop = asyncio.Event()
     sub = SSEClient(port, "calm")
@@ -315,26 +291,30 @@ async def bystander(port: int, seconds: float) -> tuple[list[float], list[float]
 
 
 async def flooders(seconds: float) -> None:
-    for limit in (None, "0"):
+    for limit in (None, "none"):
         for count in (1, 8):
             args = ("--ws-publish-rate", limit) if limit else ()
             node = Node(*args).start()
-            stop = asyncio.Event()
-            sent = [0]
+            # The flooders run in a process of their own: their loop must not
+            # be the bystander's.
+            flood = await asyncio.create_subprocess_exec(
+                sys.executable, str(Path(__file__).with_name("_faults.py")), "flood",
+                str(node.port), str(count), str(seconds + 1.5),
+                stdout=asyncio.subprocess.PIPE,
+            )
             try:
-                tasks = [asyncio.ensure_future(flooder(node.port, stop, sent))
-                         for _ in range(count)]
                 await asyncio.sleep(0.5)
                 health, latency = await bystander(node.port, seconds)
-                stop.set()
-                await asyncio.wait(tasks, timeout=5)
+                out, _ = await flood.communicate()
             finally:
+                if flood.returncode is None:
+                    flood.kill()
                 node.stop()
+            frames = int(out.split()[0]) if out.strip() else 0
             row(f"{count} WebSocket flooder(s), rate limit {'off' if limit else 'default'}",
                 f"bystander /healthz p99 {percentile_ms(health, 99):.1f} ms, publish->receive "
                 f"p50 {percentile_ms(latency, 50):.1f} ms p99 {percentile_ms(latency, 99):.1f} ms;"
-                f" {sent[0]:,} frames sent")
-
+                f" {frames:,} frames written")
 
 
 # ---- 5. idle channels ----------------------------------------------------------------
