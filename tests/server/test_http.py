@@ -21,7 +21,7 @@ async def test_routes_answer_with_the_right_status(server: Server) -> None:
     index = await request(port, "GET", "/")
     assert index.status == 200
     assert index.headers["content-type"].startswith("text/html")
-    assert b"EventSource" in index.body
+    assert b"rawpush" in index.body and b"<script" in index.body
     head = await request(port, "HEAD", "/")
     assert head.status == 200 and head.body == b""
     assert head.headers["content-length"] == str(len(index.body))
