@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import urllib.request
 from pathlib import Path
@@ -239,3 +240,51 @@ def test_d_ts_names_the_fixed_api() -> None:
         "unsubscribe(",
     ):
         assert name in text, name
+
+
+def _post_bytes(base: str, channel: str, data: bytes) -> str:
+    request = urllib.request.Request(
+        f"{base}/publish/{channel}",
+        data=data,
+        method="POST",
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    with _OPENER.open(request, timeout=WAIT_MS / 1000) as response:
+        ident: str = json.loads(response.read())["id"]
+    return ident
+
+
+@pytest.mark.parametrize("transport", ["websocket", "sse", "poll"])
+async def test_binary_payloads_reach_the_page_as_bytes(transport: str) -> None:
+    """An ``application/octet-stream`` publish arrives as a Uint8Array
+    (a binary WebSocket message; base64 with the marker on SSE and long
+    poll), and the page publishes bytes back."""
+    payload = bytes(range(256)) + b"\n\x00end"
+    async with launch() as browser:
+        server = Server(ServerConfig(port=0))
+        await server.start()
+        try:
+            async with asyncio.timeout(LIMIT):
+                page, errors = await open_page(browser, server.url + "/healthz")
+                await page.add_script_tag(url="/rawpush.js")
+                await page.evaluate(
+                    """transport => {
+                        window.bin = [];
+                        const c = window.client = rawpush.connect('', {transports: [transport]});
+                        c.subscribe('bin', m => window.bin.push([m.id,
+                            m.data instanceof Uint8Array ? Array.from(m.data) : m.data]));
+                    }""",
+                    transport,
+                )
+                await wait_js(page, "window.client.state === 'open'")
+                first = await asyncio.to_thread(_post_bytes, server.url, "bin", payload)
+                await wait_js(page, "window.bin.length === 1")
+                second = await page.evaluate(
+                    "() => window.client.publish('bin', new Uint8Array([0, 255, 10, 13]))"
+                )
+                await wait_js(page, "window.bin.length === 2")
+                got = await page.evaluate("window.bin")
+                assert errors == []
+        finally:
+            await server.close()
+    assert got == [[first, list(payload)], [second, [0, 255, 10, 13]]]

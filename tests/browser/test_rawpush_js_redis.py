@@ -1,11 +1,12 @@
 """rawpush.js across a node restart with Redis: nothing lost, nothing twice.
 
 Two ``rawpush serve --redis`` nodes share one ``redis-server``. The page
-is served by node A and subscribes to three channels over one transport;
+is served by node A and subscribes to five channels over one transport;
 A is killed (SIGKILL, no drain), events are published through node B
 while A is down, and A comes back on the same port. The client resumes
 each channel by its last id, so every event arrives exactly once and in
-order per channel, with no gap: the history lives in Redis.
+order per channel, with no gap: the history lives in Redis. The five
+channels share one connection over WebSocket and SSE (/ws, /sse?channel=...).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from tests.browser.rawpush_js_support import SUBSCRIBE, Serve, client_page, post
 from tests.browser.support import LIMIT, launch, wait_js
 from tests.cluster.redis_server import RedisServer, require_redis
 
-CHANNELS = ["r1", "r2", "r3"]
+CHANNELS = ["r1", "r2", "r3", "r4", "r5"]
 
 
 @pytest.mark.parametrize("transport", ["websocket", "sse", "poll"])
