@@ -22,6 +22,8 @@ export interface Options {
   idleReconnect?: number;
   /** Long poll wait asked of the server, in seconds (25). */
   pollTimeout?: number;
+  /** ms a poll may stay unanswered past its timeout before it is taken for dead (10000). */
+  pollGrace?: number;
   /** "auto" (default): one connection for every channel where the server has the multi-channel
    * URLs (asked once with HEAD /sse?channel=...; an older server's 404 is logged by the browser);
    * true: always; false: one connection per channel (/ws/{ch}, /sse/{ch}, /poll/{ch}). */

@@ -28,6 +28,8 @@
     // reopened (with its resume id) after this long.
     idleReconnect: 60000,
     pollTimeout: 25,
+    // A poll unanswered this long after its timeout is taken for dead.
+    pollGrace: 10000,
     // "auto": one connection for every channel where the server has the
     // multi-channel URLs (asked once; an older server's 404 shows in the
     // console); false: one connection per channel.
@@ -294,7 +296,7 @@
         if (/[^_,]/.test(cur)) q += "&cursor=" + encodeURIComponent(cur);
       } else if ((cur = c._position(ch))) q += "&cursor=" + encodeURIComponent(cur);
       var ctl = self._ctl = new AbortController();
-      var timer = setTimeout(function () { ctl.abort(); }, o.pollTimeout * 1000 + 10000);
+      var timer = setTimeout(function () { ctl.abort(); }, o.pollTimeout * 1000 + o.pollGrace);
       var headers = {};
       if (o.token) headers.Authorization = "Bearer " + o.token;
       fetch(c.base + (multi ? "/poll?" : "/poll/" + path(ch) + "?") + q,
