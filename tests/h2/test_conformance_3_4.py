@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import ssl
 
-import pytest
 from hyperframe.frame import GoAwayFrame, SettingsFrame
 
 from rawpush.server.app import Server
@@ -26,17 +25,6 @@ from tests.h2.support_raw import (
     raw_frame,
     request_headers,
 )
-
-#: the server does not check that the client's first frame is SETTINGS
-#: (section 3.4) and h2 does not either: strict, so the fix shows
-PREFACE_CHECK = pytest.mark.xfail(
-    strict=True, reason="a preface followed by PING is not refused (section 3.4)"
-)
-#: h2 answers HPACK errors with PROTOCOL_ERROR, not COMPRESSION_ERROR
-HPACK_CODE = pytest.mark.xfail(
-    strict=True, reason="the server's GOAWAY says PROTOCOL_ERROR (h2), not COMPRESSION_ERROR"
-)
-
 
 # -- 3.2 / 3.3: how HTTP/2 starts -------------------------------------------------
 
@@ -130,7 +118,6 @@ async def test_9113_3_4_invalid_preface_is_a_protocol_error(
         await conn.close()
 
 
-@PREFACE_CHECK
 async def test_9113_3_4_preface_not_followed_by_settings_is_a_protocol_error(
     server: Server,
 ) -> None:
@@ -214,7 +201,6 @@ async def test_9113_4_2_headers_over_max_frame_size_is_a_frame_size_error(
 # -- 4.3: header compression and decompression ----------------------------------------------
 
 
-@HPACK_CODE
 async def test_9113_4_3_invalid_header_block_is_a_compression_error(conn: RawH2) -> None:
     # An indexed field (RFC 7541 section 6.1) naming index 127: no such
     # entry (the static table has 61, the dynamic table is empty).

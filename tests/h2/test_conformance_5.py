@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import struct
 
-import pytest
-
 from rawpush.server.app import Server
 from tests.h2.support_raw import (
     Code,
@@ -22,13 +20,6 @@ from tests.h2.support_raw import (
     Type,
     raw_frame,
     request_headers,
-)
-
-#: h2 raises TooManyStreamsError, a connection error: the server sends
-#: GOAWAY PROTOCOL_ERROR and every other stream dies with it (strict, so
-#: the fix shows)
-STREAM_LIMIT = pytest.mark.xfail(
-    strict=True, reason="the stream over the limit gets GOAWAY, not RST_STREAM REFUSED_STREAM"
 )
 
 
@@ -174,7 +165,6 @@ async def test_9113_5_1_1_skipping_ids_closes_the_skipped_ones(conn: RawH2) -> N
 # -- 5.1.2 stream concurrency -------------------------------------------------------
 
 
-@STREAM_LIMIT
 async def test_9113_5_1_2_stream_over_max_concurrent_is_refused(conn: RawH2) -> None:
     limit = conn.server_settings[0x3]
     for index in range(limit):

@@ -28,9 +28,6 @@ from tests.h2.support_raw import (
 CLIENT_GOAWAY = pytest.mark.xfail(
     strict=True, reason="a client's graceful GOAWAY ends its open streams (h2 state machine)"
 )
-ACK_SIZE = pytest.mark.xfail(
-    strict=True, reason="a SETTINGS ACK with a payload gets PROTOCOL_ERROR, not FRAME_SIZE_ERROR"
-)
 
 
 def _open_post(conn: RawH2, stream_id: int) -> None:
@@ -151,7 +148,6 @@ async def test_9113_6_4_rst_stream_of_length_3_is_a_frame_size_error(conn: RawH2
 # -- 6.5 SETTINGS ------------------------------------------------------------------
 
 
-@ACK_SIZE
 async def test_9113_6_5_settings_ack_with_a_payload_is_a_frame_size_error(conn: RawH2) -> None:
     conn.send(raw_frame(Type.SETTINGS, Flag.ACK, 0, struct.pack(">HI", 0x3, 10)))
     await conn.expect_goaway(Code.FRAME_SIZE_ERROR)

@@ -231,3 +231,25 @@ async def test_8441_4_extended_connect_to_a_websocket_route_is_answered_200(
     ]
     conn.headers(1, block=literal_block(fields), end_stream=False)
     assert await conn.status(1) == 200
+
+
+async def test_8441_5_failed_websocket_ends_its_stream_not_the_connection(conn: RawH2) -> None:
+    # an unmasked client frame (RFC 6455 section 5.1) fails the WebSocket
+    # with 1002; the client's END_STREAM right behind it ends the tunnel,
+    # and every other stream of the connection carries on
+    fields = [
+        (":method", "CONNECT"),
+        (":protocol", "websocket"),
+        (":scheme", "http"),
+        (":path", "/ws/c8441"),
+        _AUTHORITY,
+        ("sec-websocket-version", "13"),
+    ]
+    conn.headers(1, block=literal_block(fields), end_stream=False)
+    assert await conn.status(1) == 200
+    conn.data(1, b"\x81\x03abc", end_stream=True)
+    close = await conn.until(lambda f: f.stream_id == 1 and f.type == 0x0, "the Close frame")
+    assert bytes(close.data[:4]) == b"\x88" + bytes((len(close.data) - 2,)) + b"\x03\xea"  # type: ignore[attr-defined]
+    await conn.expect_alive()
+    conn.headers(3)
+    assert await conn.status(3) == 200

@@ -7,21 +7,11 @@ forms next to each invalid one.
 
 from __future__ import annotations
 
-import pytest
-
 from tests.h2.support_hpack import hpack_int, hpack_str, literal_block
 from tests.h2.support_raw import Code, RawH2, Setting
 
 _REQUEST = literal_block(
     [(":method", "GET"), (":scheme", "http"), (":path", "/healthz"), (":authority", "127.0.0.1")]
-)
-
-
-#: h2 turns every HPACK decoding error into PROTOCOL_ERROR (in its
-#: ``_decode_headers``), where RFC 9113 section 4.3 asks COMPRESSION_ERROR:
-#: the server's GOAWAY must carry the right code. Strict, so the fix shows.
-HPACK_CODE = pytest.mark.xfail(
-    strict=True, reason="the server's GOAWAY says PROTOCOL_ERROR (h2), not COMPRESSION_ERROR"
 )
 
 
@@ -43,7 +33,6 @@ def _huffman_value(name: bytes, code: bytes) -> bytes:
 # -- 2.3.3 index address space ---------------------------------------------------------
 
 
-@HPACK_CODE
 async def test_7541_2_3_3_indexed_field_past_both_tables_is_a_compression_error(
     conn: RawH2,
 ) -> None:
@@ -51,7 +40,6 @@ async def test_7541_2_3_3_indexed_field_past_both_tables_is_a_compression_error(
     await _refused(conn, _REQUEST + hpack_int(62, 7, 0x80))
 
 
-@HPACK_CODE
 async def test_7541_2_3_3_literal_with_name_index_past_both_tables_is_a_compression_error(
     conn: RawH2,
 ) -> None:
@@ -67,7 +55,6 @@ async def test_7541_2_3_3_dynamic_table_entry_can_be_indexed(conn: RawH2) -> Non
 # -- 4.2 maximum table size ------------------------------------------------------------
 
 
-@HPACK_CODE
 async def test_7541_4_2_table_size_update_over_the_setting_is_a_compression_error(
     conn: RawH2,
 ) -> None:
@@ -75,7 +62,6 @@ async def test_7541_4_2_table_size_update_over_the_setting_is_a_compression_erro
     await _refused(conn, hpack_int(allowed + 1, 5, 0x20) + _REQUEST)
 
 
-@HPACK_CODE
 async def test_7541_4_2_table_size_update_after_a_field_is_a_compression_error(
     conn: RawH2,
 ) -> None:
@@ -89,13 +75,11 @@ async def test_7541_4_2_table_size_updates_at_the_start_are_accepted(conn: RawH2
 # -- 5.1 integer representation ---------------------------------------------------------
 
 
-@HPACK_CODE
 async def test_7541_5_1_integer_overflowing_is_a_compression_error(conn: RawH2) -> None:
     # an index of more than 2^70: no decoder may take it for a small one
     await _refused(conn, _REQUEST + b"\xff" + b"\xff" * 10 + b"\x01")
 
 
-@HPACK_CODE
 async def test_7541_5_1_integer_cut_off_by_the_block_end_is_a_compression_error(
     conn: RawH2,
 ) -> None:
@@ -105,14 +89,12 @@ async def test_7541_5_1_integer_cut_off_by_the_block_end_is_a_compression_error(
 # -- 5.2 string literal representation ----------------------------------------------------
 
 
-@HPACK_CODE
 async def test_7541_5_2_huffman_string_with_eos_is_a_compression_error(conn: RawH2) -> None:
     # 32 one-bits: the 30-bit EOS symbol, which "MUST be treated as a
     # decoding error"
     await _refused(conn, _REQUEST + _huffman_value(b"x-h", b"\xff\xff\xff\xff"))
 
 
-@HPACK_CODE
 async def test_7541_5_2_huffman_padding_over_7_bits_is_a_compression_error(
     conn: RawH2,
 ) -> None:
@@ -120,7 +102,6 @@ async def test_7541_5_2_huffman_padding_over_7_bits_is_a_compression_error(
     await _refused(conn, _REQUEST + _huffman_value(b"x-h", b"\x1f\xff"))
 
 
-@HPACK_CODE
 async def test_7541_5_2_huffman_padding_of_zeros_is_a_compression_error(conn: RawH2) -> None:
     # "a" is 00011, then 000: padding must be the EOS code's leading ones
     await _refused(conn, _REQUEST + _huffman_value(b"x-h", b"\x18"))
@@ -131,7 +112,6 @@ async def test_7541_5_2_valid_huffman_string_is_accepted(conn: RawH2) -> None:
     await _accepted(conn, _REQUEST + _huffman_value(b"x-h", b"\x1f"))
 
 
-@HPACK_CODE
 async def test_7541_5_2_string_longer_than_the_block_is_a_compression_error(
     conn: RawH2,
 ) -> None:
@@ -141,7 +121,6 @@ async def test_7541_5_2_string_longer_than_the_block_is_a_compression_error(
 # -- 6 binary format -------------------------------------------------------------------
 
 
-@HPACK_CODE
 async def test_7541_6_1_index_0_is_a_compression_error(conn: RawH2) -> None:
     await _refused(conn, _REQUEST + b"\x80")
 
@@ -150,7 +129,6 @@ async def test_7541_6_2_3_never_indexed_literal_is_accepted(conn: RawH2) -> None
     await _accepted(conn, _REQUEST + b"\x10" + hpack_str(b"x-secret") + hpack_str(b"s"))
 
 
-@HPACK_CODE
 async def test_7541_6_3_table_size_update_to_0_evicts_every_entry(conn: RawH2) -> None:
     added = hpack_int(0, 6, 0x40) + hpack_str(b"x-a") + hpack_str(b"1")
     conn.headers(1, block=_REQUEST + added)

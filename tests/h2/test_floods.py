@@ -44,16 +44,6 @@ BOUND = 1_000
 BATCH = 50
 CHANNEL = "flood-victim"
 
-#: The server closes the attacker's socket while frames the attacker sent
-#: after the offending one are still unread: the kernel then answers with a
-#: reset, which destroys the GOAWAY in the attacker's receive buffer
-#: before it is read. A lingering close (stop writing, keep reading and
-#: discarding for a bounded time) would deliver it. Not strict: whether
-#: unread bytes remain depends on how the writes were cut.
-LINGERING_CLOSE = pytest.mark.xfail(
-    strict=False, reason="the GOAWAY is lost to the reset of a close with unread input"
-)
-
 
 @dataclass
 class Victim:
@@ -135,7 +125,6 @@ async def test_9113_10_5_rapid_reset_is_calmed(victim: Victim) -> None:
     await _attack(victim, frames(), Code.ENHANCE_YOUR_CALM)
 
 
-@LINGERING_CLOSE
 async def test_9113_10_5_continuation_flood_of_large_frames_is_stopped(victim: Victim) -> None:
     # CVE-2024-27316: a header block growing without END_HEADERS; each
     # CONTINUATION carries 4 KiB of literal fields.
@@ -148,7 +137,6 @@ async def test_9113_10_5_continuation_flood_of_large_frames_is_stopped(victim: V
     await _attack(victim, frames(), Code.ENHANCE_YOUR_CALM, Code.FRAME_SIZE_ERROR)
 
 
-@LINGERING_CLOSE
 async def test_9113_10_5_continuation_flood_of_empty_frames_is_stopped(victim: Victim) -> None:
     # h2 itself refuses a block of more than 64 frames (PROTOCOL_ERROR);
     # rawpush's own count of empty frames says ENHANCE_YOUR_CALM.
@@ -160,7 +148,6 @@ async def test_9113_10_5_continuation_flood_of_empty_frames_is_stopped(victim: V
     await _attack(victim, frames(), Code.ENHANCE_YOUR_CALM, Code.PROTOCOL_ERROR)
 
 
-@LINGERING_CLOSE
 async def test_9113_10_5_settings_flood_is_calmed(victim: Victim) -> None:
     frames = (
         raw_frame(Type.SETTINGS, 0, 0, settings_payload((0x3, 100 + i % 7)))
