@@ -14,6 +14,10 @@ endpoint of its own kind:
   WebSocket connection on ``/publish``, each message ``broadcast`` to the
   subscribers and acknowledged with its id (websockets serves no POST).
 
+All three answer ``GET /healthz``, which ``bystander`` asks every 5 ms on
+a new connection while events are published: the wait of a request that
+has nothing to do with the fan-out (the fairness figure).
+
 The publisher runs in the benchmark's own process (not the server's, not
 a load client's): one request in flight, each event's data the 200 B of
 ``_common.payload()`` with its ``time.time_ns()`` taken just before the
@@ -250,6 +254,22 @@ class WSPublisher(Publisher):
         await self.ws.close()
 
 
+async def bystander(port: int, stop: asyncio.Event, every: float = 0.005) -> list[int]:
+    """``GET /healthz`` on a new connection every ``every`` s until ``stop``:
+    how long a request that has nothing to do with the fan-out waits (us)."""
+    waits: list[int] = []
+    while not stop.is_set():
+        sent = time.perf_counter_ns()
+        reader, writer = await asyncio.open_connection(LOOPBACK, port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        await asyncio.wait_for(reader.read(), 60)
+        writer.close()
+        waits.append((time.perf_counter_ns() - sent) // 1000)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
+    return waits
+
+
 # -- a redis-server for the worker benchmark ------------------------------------
 
 
@@ -290,7 +310,7 @@ async def _serve_starlette() -> tuple[int, Any]:
     from sse_starlette.sse import EventSourceResponse
     from starlette.applications import Starlette
     from starlette.requests import Request
-    from starlette.responses import JSONResponse
+    from starlette.responses import JSONResponse, PlainTextResponse
     from starlette.routing import Route
 
     queues: set[asyncio.Queue[dict[str, str]]] = set()
@@ -322,6 +342,7 @@ async def _serve_starlette() -> tuple[int, Any]:
         routes=[
             Route("/sse/{channel}", stream),
             Route("/publish/{channel}", publish, methods=["POST"]),
+            Route("/healthz", lambda request: PlainTextResponse("ok")),
         ]
     )
     sock = socket.socket()
@@ -357,7 +378,14 @@ async def _serve_websockets() -> tuple[int, Any]:
         finally:
             clients.discard(ws)
 
-    server = await serve(handler, LOOPBACK, 0, ping_interval=None, compression=None)
+    def healthz(connection: Any, request: Any) -> Any:
+        if request.path == "/healthz":
+            return connection.respond(200, "ok\n")
+        return None
+
+    server = await serve(
+        handler, LOOPBACK, 0, ping_interval=None, compression=None, process_request=healthz
+    )
     return server.sockets[0].getsockname()[1], (lambda: len(clients), server)
 
 

@@ -15,7 +15,9 @@ Scenarios per N, each with a fresh server process:
 publish endpoint from the benchmark's own process (rawpush: ``POST
 /publish`` to the real ``rawpush serve``, once per ``--loops`` entry,
 asyncio and uvloop; see ``_http_publish.py``), and p99.9 and the publish
-answer's own p99 are reported too. ``--publish inproc``: the publisher
+answer's own p99 are reported too, and during the burst a bystander's
+``GET /healthz`` (a new connection every 5 ms): how long a request that
+has nothing to do with the fan-out waits behind it. ``--publish inproc``: the publisher
 runs inside the server process, through each server's Python API
 (``_common.py``), as in the first measurements.
 
@@ -47,7 +49,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from _common import Child, machine, payload, percentile, raise_nofile, start_server
-from _http_publish import Publisher, Target, start_target
+from _http_publish import Publisher, Target, bystander, start_target
 
 CLIENTS = 2
 SAMPLED = 200  # connections that parse latencies, out of N
@@ -66,6 +68,8 @@ class Result:
     p99_ms: float = float("nan")
     p999_ms: float = float("nan")
     publish_p99_ms: float = float("nan")  # the publisher's wait for each answer
+    healthz_p99_ms: float = float("nan")  # a bystander's GET /healthz, during the burst
+    healthz_max_ms: float = float("nan")
     burst_events: int = 0
     burst_delivered: float = 0.0
     events_per_s: float = 0.0
@@ -112,9 +116,13 @@ async def http_phase(
     rate: float,
     expected: int,
     limit: float,
-) -> tuple[int, int, int, list[int], list[int]]:
-    """``phase`` through a network publisher: also each answer's wait (us)."""
+    probe_port: int = 0,
+) -> tuple[int, int, int, list[int], list[int], list[int]]:
+    """``phase`` through a network publisher: also each answer's wait and,
+    with ``probe_port``, a bystander's ``/healthz`` waits (us)."""
     await ask_all(clients, "RESET")
+    stop = asyncio.Event()
+    probe = asyncio.ensure_future(bystander(probe_port, stop)) if probe_port else None
     per_client = [expected // len(clients)] * len(clients)
     per_client[0] += expected - sum(per_client)
     waits = [
@@ -138,8 +146,10 @@ async def http_phase(
         received += int(fields[1])
         last = max(last, int(fields[2]))
         latencies.extend(map(int, fields[4:]))
+    stop.set()
+    healthz = await probe if probe is not None else []
     await ask_all(clients, "QUIET 0.5 15", 30)
-    return received, t0, last, latencies, answers
+    return received, t0, last, latencies, answers, healthz
 
 
 async def http_scenario(
@@ -181,7 +191,7 @@ async def http_scenario(
             result.rate = load / n
             result.rate_events = max(10, round(result.rate * rate_seconds))
             limit = result.rate_events / result.rate + 10
-            received, _t0, _last, lat, answers = await http_phase(
+            received, _t0, _last, lat, answers, _ = await http_phase(
                 publisher, clients, events=result.rate_events, rate=result.rate,
                 expected=expected, limit=limit,
             )  # fmt: skip
@@ -193,10 +203,13 @@ async def http_scenario(
             result.p999_ms = percentile(lat, 0.999) / 1000
             result.publish_p99_ms = percentile(answers, 0.99) / 1000
             result.burst_events = max(10, burst_deliveries // n)
-            received, t0, last, lat, _ = await http_phase(
+            received, t0, last, lat, _, healthz = await http_phase(
                 publisher, clients, events=result.burst_events, rate=0,
-                expected=expected, limit=25.0,
+                expected=expected, limit=25.0, probe_port=target.port,
             )  # fmt: skip
+            healthz.sort()
+            result.healthz_p99_ms = percentile(healthz, 0.99) / 1000
+            result.healthz_max_ms = healthz[-1] / 1000 if healthz else float("nan")
             result.burst_delivered = received / (expected * result.burst_events)
             if last > t0:
                 result.events_per_s = received / ((last - t0) / 1e9)
@@ -282,7 +295,8 @@ def report(results: list[Result], started: float) -> None:
     header = (
         f"{'transport':<4} {'N':>6} {'server':<16} {'conn':>6} "
         f"{'rate ev/s':>9} {'got %':>6} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>8} "
-        f"{'pub p99':>8} | {'burst':>5} {'got %':>6} {'delivered/s':>12} {'p99 ms':>8}"
+        f"{'pub p99':>8} | {'burst':>5} {'got %':>6} {'delivered/s':>12} {'p99 ms':>8} "
+        f"{'hz p99':>7} {'hz max':>7}"
     )
     print(header)
     print("-" * len(header))
@@ -292,7 +306,8 @@ def report(results: list[Result], started: float) -> None:
             f"{r.rate:>9.1f} {100 * r.rate_delivered:>6.1f} {fmt(r.p50_ms):>8} "
             f"{fmt(r.p99_ms):>8} {fmt(r.p999_ms):>8} {fmt(r.publish_p99_ms):>8} | "
             f"{r.burst_events:>5} {100 * r.burst_delivered:>6.1f} "
-            f"{r.events_per_s:>12,.0f} {fmt(r.burst_p99_ms, 0):>8}"
+            f"{r.events_per_s:>12,.0f} {fmt(r.burst_p99_ms, 0):>8} "
+            f"{fmt(r.healthz_p99_ms):>7} {fmt(r.healthz_max_ms):>7}"
             + (f"  ({r.note})" if r.note else "")
         )
     print()
@@ -309,6 +324,9 @@ def report(results: list[Result], started: float) -> None:
                 f"  {r.transport:<4} N={r.subscribers:<6} {mine.server:<16} vs {r.server:<14} "
                 f"throughput x{fmt(tput, 2)}   p99 latency x{fmt(lat, 2)} lower"
             )
+    print()
+    print("pub p99: the publisher's wait for each answer (rate phase); hz p99 / hz max: a")
+    print("bystander's GET /healthz on a new connection every 5 ms during the burst (ms)")
     print()
     print("targets: >= 5x sse-starlette fan-out; p99 < 100 ms at 10,000 subscribers")
     for mine in ours:

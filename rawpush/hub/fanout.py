@@ -50,8 +50,12 @@ logger = logging.getLogger("rawpush.hub")
 #: mostly the socket write): short enough for other connections, long
 #: enough that the yields cost nothing measurable.
 DEFAULT_SLICE = 256
-#: events of one channel that may wait for their turn before publishers wait
-DEFAULT_BACKLOG = 64
+#: events of one channel that may wait for their turn before publishers
+#: wait too. Small on purpose: while fan-outs keep up, a publisher is
+#: answered after the first slice; once they fall behind (a machine out of
+#: CPU), the publisher is slowed and sees it, instead of events piling up
+#: here as seconds of latency nobody is told about.
+DEFAULT_BACKLOG = 2
 
 
 def _retrieve(future: asyncio.Future[object]) -> None:
