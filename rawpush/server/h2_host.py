@@ -163,7 +163,10 @@ class H2Protocol(asyncio.Protocol):
             self._open(event)
             return
         if isinstance(event, ConnectionEnded):
-            self.close()
+            # Section 6.8: a graceful GOAWAY lets open streams finish.
+            self._draining = True
+            if event.code != ErrorCode.NO_ERROR or not self.streams:
+                self.close()
             return
         stream = self.streams.get(event.stream_id)
         if isinstance(event, RequestRefused):

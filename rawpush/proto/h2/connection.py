@@ -24,8 +24,10 @@ returns. On top of h2 it adds:
   ``LocalProtocolError``. Sends that misuse a stream raise
   ``LocalProtocolError`` too.
 
-A GOAWAY from the peer (``ConnectionEnded``) ends the connection: h2 sends
-nothing after it, so the caller closes.
+A GOAWAY from the peer (``ConnectionEnded``) is read by the guard, never by
+h2 (which would stop all sending): with NO_ERROR the open streams may
+finish and the caller closes once they did; with any other code nothing
+more is sent (``should_close``).
 """
 
 from __future__ import annotations
@@ -128,6 +130,8 @@ class H2Connection:
         self.goaway_last_stream_id: int | None = None
         self._failed = False
         self._peer_gone = False
+        #: the peer sent GOAWAY: it opens no more streams (section 6.8)
+        self.peer_goaway = False
         #: streams refused for going over the limit (a flood of them ends it)
         self._refused = 0
         #: streams let in and perhaps still open (h2 reads a whole chunk
@@ -164,10 +168,10 @@ class H2Connection:
         """Events for the bytes the peer sent; ``H2Error`` ends the connection."""
         if self._failed:
             raise LocalProtocolError("the connection failed; flush data_to_send() and close")
-        cut = self._guard.feed(data)
+        guard = self._guard
         # Up to the frame that broke a limit, h2 reads what it would have
         # read byte by byte, so the error does not depend on the cuts.
-        taken = data if cut is None else data[: max(cut, 0)]
+        taken = guard.feed(data)
         try:
             raw = self._h2.receive_data(taken)
         except h2.exceptions.ProtocolError as exc:
@@ -189,13 +193,20 @@ class H2Connection:
                 # section 3.4 lets it be left out; one is clearer).
                 self._h2.close_connection(code)
             raise self._fail(str(exc) or type(exc).__name__, code) from None
-        if cut is not None:
-            guard = self._guard
+        if guard.reason is not None:
             self._h2.close_connection(guard.code)
             raise self._fail(str(guard.reason), guard.code)
         events: list[Event] = []
         for event in raw:
             self._translate(event, events)
+        for last, code in guard.goaways:
+            if code != ErrorCode.NO_ERROR:
+                self._peer_gone = True
+                self._bodies.clear()
+                self._pending.clear()
+            self.peer_goaway = True
+            events.append(ConnectionEnded(code, last))
+        guard.goaways.clear()
         return events
 
     def _fail(self, message: str, code: int) -> H2Error:
@@ -222,11 +233,6 @@ class H2Connection:
             out.append(StreamReset(sid, int(event.error_code or 0), event.remote_reset))
         elif isinstance(event, h2.events.WindowUpdated | h2.events.RemoteSettingsChanged):
             self._flush_all(out)
-        elif isinstance(event, h2.events.ConnectionTerminated):
-            self._peer_gone = True
-            self._bodies.clear()
-            self._pending.clear()
-            out.append(ConnectionEnded(int(event.error_code or 0), event.last_stream_id or 0))
         # Else nothing to do: h2 answered PINGs and SETTINGS itself, and
         # priorities, trailers and unknown frames mean nothing here.
 

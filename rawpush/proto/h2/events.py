@@ -158,7 +158,9 @@ class WindowOpened:
 
 @dataclass(frozen=True, slots=True)
 class ConnectionEnded:
-    """The peer sent GOAWAY: nothing more can be sent; close."""
+    """The peer sent GOAWAY (RFC 9113 section 6.8): it opens no more
+    streams. With ``code`` NO_ERROR the open ones may finish (close once
+    they did); with any other, nothing more can be sent: close now."""
 
     code: int
     last_stream_id: int

@@ -34,6 +34,8 @@ _HEADERS = 0x1
 _RST_STREAM = 0x3
 _SETTINGS = 0x4
 _PING = 0x6
+_GOAWAY = 0x7
+_STREAM_MASK = 0x7FFF_FFFF
 _CONTINUATION = 0x9
 _END_STREAM = 0x1
 _ACK = 0x1
@@ -41,11 +43,9 @@ _END_HEADERS = 0x4
 
 
 class FloodGuard:
-    """Fed every received byte in order; ``feed`` returns None or the
-    offset in its data where the frame that broke a limit starts (possibly
-    negative, when its header began in an earlier call), with ``reason``
-    saying which and ``code`` the GOAWAY's error code. Once tripped it
-    stays tripped."""
+    """Fed every received byte in order; ``feed`` returns what h2 is to
+    read. When a frame breaks a limit, ``reason`` says which and ``code``
+    is the GOAWAY's error code; once tripped it stays tripped."""
 
     __slots__ = (
         "_block",
@@ -53,9 +53,11 @@ class FloodGuard:
         "_counts",
         "_first",
         "_frames",
+        "_goaway",
         "_head",
         "_skip",
         "code",
+        "goaways",
         "reason",
     )
 
@@ -69,37 +71,62 @@ class FloodGuard:
         #: bytes of the header block in progress, None between blocks
         self._block: int | None = None
         self._first = True  # the frame after the preface is next
+        #: the payload of the peer's GOAWAY being read, if one is
+        self._goaway: bytearray | None = None
+        #: (last stream id, error code) of each GOAWAY the peer sent
+        self.goaways: list[tuple[int, int]] = []
         self.reason: str | None = None
         self.code = ErrorCode.ENHANCE_YOUR_CALM
 
-    def feed(self, data: bytes) -> int | None:
+    def feed(self, data: bytes) -> bytes:
+        """The bytes of ``data`` h2 is to read: up to the last complete
+        frame header, without the peer's GOAWAY frames (read here, into
+        ``goaways``), and without the frame that broke a limit and all
+        after it (``reason`` is then set)."""
         if self.reason is not None:
-            return 0
+            return b""
+        out = bytearray()
         view = memoryview(data)
         size = len(data)
         at = 0
         while at < size:
             if self._skip:
                 step = min(self._skip, size - at)
+                goaway = self._goaway
+                if goaway is None:
+                    out += view[at : at + step]
+                else:
+                    goaway += view[at : at + step]
                 self._skip -= step
                 at += step
+                if goaway is not None and not self._skip:
+                    self._goaway = None
+                    last = int.from_bytes(goaway[0:4], "big") & _STREAM_MASK
+                    self.goaways.append((last, int.from_bytes(goaway[4:8], "big")))
                 continue
             need = _FRAME_HEADER - len(self._head)
             self._head += view[at : at + need]
             at += min(need, size - at)
             if len(self._head) < _FRAME_HEADER:
                 break
-            head = self._head
+            head = bytes(self._head)
+            self._head.clear()
             length = int.from_bytes(head[0:3], "big")
-            self._skip = length
-            reason = self._count(length, head[3], head[4])
-            head.clear()
+            kind = head[3]
+            reason = self._count(length, kind, head[4], head[5:9])
             if reason is not None:
                 self.reason = reason
-                return at - _FRAME_HEADER
-        return None
+                return bytes(out)
+            self._skip = length
+            if kind == _GOAWAY and length <= MAX_FRAME_SIZE:
+                # Read here: h2 would stop all sending at a GOAWAY, where
+                # RFC 9113 section 6.8 lets the open streams finish.
+                self._goaway = bytearray()
+            else:
+                out += head
+        return bytes(out)
 
-    def _count(self, length: int, kind: int, flags: int) -> str | None:
+    def _count(self, length: int, kind: int, flags: int, sid: bytes) -> str | None:
         if self._first:
             self._first = False
             if kind != _SETTINGS or flags & _ACK:
@@ -110,6 +137,13 @@ class FloodGuard:
         if kind == _SETTINGS and (length % 6 or (flags & _ACK and length)):
             self.code = ErrorCode.FRAME_SIZE_ERROR
             return "a SETTINGS frame of a wrong length"
+        if kind == _GOAWAY:
+            if length < 8:
+                self.code = ErrorCode.FRAME_SIZE_ERROR
+                return "a GOAWAY frame shorter than 8 bytes"
+            if int.from_bytes(sid, "big") & _STREAM_MASK:
+                self.code = ErrorCode.PROTOCOL_ERROR
+                return "a GOAWAY frame on a stream"
         config = self._config
         self._frames += 1
         if self._frames > config.flood_window:

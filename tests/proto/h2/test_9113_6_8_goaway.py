@@ -4,6 +4,7 @@ connection does once it failed."""
 from __future__ import annotations
 
 import pytest
+from hyperframe.frame import GoAwayFrame
 
 from rawpush.proto.errors import H2Error, LocalProtocolError
 from rawpush.proto.h2 import (
@@ -13,7 +14,16 @@ from rawpush.proto.h2 import (
     RequestReceived,
     StreamReset,
 )
-from tests.proto.h2.support import GET, frame_list, goaway_of, pair
+from tests.proto.h2.support import (
+    GET,
+    client_start,
+    cuts,
+    events_of,
+    failure_of,
+    frame_list,
+    goaway_of,
+    pair,
+)
 
 
 def test_9113_6_8_graceful_goaway_names_the_last_stream_and_refuses_newer() -> None:
@@ -62,16 +72,47 @@ def test_9113_6_8_a_graceful_goaway_can_still_be_followed_by_an_error() -> None:
     assert goaway_of(server.goaway(ErrorCode.ENHANCE_YOUR_CALM)) == (0, ErrorCode.ENHANCE_YOUR_CALM)
 
 
-def test_9113_6_8_peer_goaway_ends_the_connection() -> None:
+def test_9113_6_8_a_graceful_peer_goaway_lets_open_streams_finish() -> None:
+    server, client = pair()
+    client.send_headers(1, GET, end_stream=True)
+    server.receive_data(client.data_to_send())
+    goaway = GoAwayFrame(0, last_stream_id=0, error_code=0).serialize()
+    for chunks in cuts(goaway):
+        assert events_of(server, chunks) == [ConnectionEnded(0, 0)]
+    assert server.peer_goaway and not server.should_close
+    # h2 never saw it: stream 1 still answers, PINGs are still answered.
+    client.receive_data(server.respond(1, 200, [], b"done"))
+    client.ping(b"12345678")
+    assert server.receive_data(client.data_to_send()) == []
+    assert any(f[0] == 0x6 and f[1] & 0x1 for f in frame_list(server.data_to_send()))
+
+
+def test_9113_6_8_peer_goaway_with_an_error_ends_the_connection() -> None:
     server, client = pair()
     client.send_headers(1, GET, end_stream=False)
     server.receive_data(client.data_to_send())
-    client.close_connection()
-    events = server.receive_data(client.data_to_send())
-    assert events == [ConnectionEnded(0, 0)]
+    goaway = GoAwayFrame(0, last_stream_id=0, error_code=ErrorCode.INTERNAL_ERROR).serialize()
+    assert server.receive_data(goaway) == [ConnectionEnded(ErrorCode.INTERNAL_ERROR, 0)]
     assert server.should_close
     assert server.reset(1) == b""
     assert server.goaway() == b""
+
+
+def test_9113_6_8_a_short_goaway_is_frame_size_error() -> None:
+    short = b"\x00\x00\x04\x07\x00\x00\x00\x00\x00" + b"\x00" * 4
+    for chunks in cuts(client_start() + short):
+        assert failure_of(chunks).code == ErrorCode.FRAME_SIZE_ERROR
+
+
+def test_9113_6_8_a_goaway_on_a_stream_is_protocol_error() -> None:
+    wrong = GoAwayFrame(0, last_stream_id=0).serialize()
+    wrong = wrong[:8] + b"\x01" + wrong[9:]
+    assert failure_of([client_start() + wrong]).code == ErrorCode.PROTOCOL_ERROR
+
+
+def test_9113_4_2_a_goaway_over_the_frame_size_is_left_to_h2() -> None:
+    huge = b"\x00\x40\x01\x07\x00\x00\x00\x00\x00" + b"\x00" * 16_385
+    assert failure_of([client_start() + huge]).code == ErrorCode.FRAME_SIZE_ERROR
 
 
 def test_9113_6_4_peer_reset_is_an_event_and_drops_queued_data() -> None:
