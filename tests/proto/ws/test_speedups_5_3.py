@@ -101,7 +101,7 @@ def test_5_3_unmask_reads_key_and_payload_in_place(impl: tuple[Mask, Unmask], si
             assert unmask(buffer, prefix, end) == payload
 
 
-def test_5_3_c_rejects_bad_arguments() -> None:
+def test_c_rejects_bad_arguments() -> None:
     c = speedups_module()
     with pytest.raises(ValueError, match="4 bytes"):
         c.apply_mask(b"abc", b"\x00\x01\x02")
@@ -127,7 +127,7 @@ def test_5_3_c_rejects_bad_arguments() -> None:
         c.unmask(12345678, 0, 8)
 
 
-def test_5_3_c_result_outlives_a_resized_buffer() -> None:
+def test_c_result_outlives_a_resized_buffer() -> None:
     # The connection deletes parsed bytes from its bytearray right after
     # parsing: the result must be a copy, not a view of the buffer.
     c = speedups_module()
@@ -162,13 +162,13 @@ def test_5_2_server_frame_matches_serialize_frame(size: int) -> None:
         assert build(0x01, ascii_text) == fragment
 
 
-def test_5_2_server_frame_refuses_a_lone_surrogate() -> None:
+def test_server_frame_refuses_a_lone_surrogate() -> None:
     for build in server_frame_impls():
         with pytest.raises(UnicodeEncodeError):
             build(0x81, "a\ud800b")
 
 
-def test_5_2_c_server_frame_rejects_bad_arguments() -> None:
+def test_c_server_frame_rejects_bad_arguments() -> None:
     c = speedups_module()
     for first in (-1, 256):
         with pytest.raises(ValueError, match="range"):
@@ -186,19 +186,19 @@ def test_5_2_c_server_frame_rejects_bad_arguments() -> None:
 # -- choosing the implementation ----------------------------------------------
 
 
-def test_5_3_no_speedups_variable_selects_pure_python() -> None:
+def test_no_speedups_variable_selects_pure_python() -> None:
     assert mask.load_speedups({"RAWPUSH_NO_SPEEDUPS": "1"}) is None
     assert mask.load_speedups({"RAWPUSH_NO_SPEEDUPS": "yes"}) is None
 
 
-def test_5_3_missing_extension_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_extension_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delattr(ws_package, "_speedups", raising=False)
     monkeypatch.setitem(sys.modules, "rawpush.proto.ws._speedups", None)  # import fails
     assert mask.load_speedups({}) is None
 
 
 @pytest.mark.parametrize("value", [None, "", "0"])
-def test_5_3_extension_is_used_when_importable(
+def test_extension_is_used_when_importable(
     monkeypatch: pytest.MonkeyPatch, value: str | None
 ) -> None:
     fake = SimpleNamespace(apply_mask=None, unmask=None)
@@ -209,7 +209,7 @@ def test_5_3_extension_is_used_when_importable(
 
 
 @pytest.mark.parametrize("value", ["1", "0"])
-def test_5_3_variable_is_read_at_import(value: str) -> None:
+def test_variable_is_read_at_import(value: str) -> None:
     code = "from rawpush.proto.ws import frames, mask; print(mask.SPEEDUPS, frames.unmask)"
     env = {**os.environ, "RAWPUSH_NO_SPEEDUPS": value}
     out = subprocess.run(
