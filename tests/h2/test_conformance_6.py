@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import struct
 
-import pytest
 from hyperframe.frame import PingFrame, SettingsFrame
 
 from tests.h2.support_raw import (
@@ -18,15 +17,6 @@ from tests.h2.support_raw import (
     Type,
     raw_frame,
     request_headers,
-)
-
-#: hyperframe refuses the frame and h2 calls it PROTOCOL_ERROR; section
-#: 6.5 asks FRAME_SIZE_ERROR (strict, so the fix shows)
-#: h2's state machine closes on a received GOAWAY: any later frame is its
-#: PROTOCOL_ERROR, and the server closes the connection at once, while
-#: section 6.8 lets the streams already open finish (strict)
-CLIENT_GOAWAY = pytest.mark.xfail(
-    strict=True, reason="a client's graceful GOAWAY ends its open streams (h2 state machine)"
 )
 
 
@@ -215,7 +205,6 @@ async def test_9113_6_8_goaway_from_the_client_ends_the_connection(conn: RawH2) 
     raise AssertionError("the connection stayed open after the client's GOAWAY")
 
 
-@CLIENT_GOAWAY
 async def test_9113_6_8_ping_after_the_clients_goaway_is_answered(conn: RawH2) -> None:
     # A GOAWAY says no new streams will be initiated; it ends nothing else.
     await SSEStream.open(conn, 1, "c6_8")
@@ -223,7 +212,6 @@ async def test_9113_6_8_ping_after_the_clients_goaway_is_answered(conn: RawH2) -
     await conn.expect_alive()
 
 
-@CLIENT_GOAWAY
 async def test_9113_6_8_stream_open_at_the_clients_goaway_completes(conn: RawH2) -> None:
     # "Activity on streams numbered lower than or equal to the last stream
     # identifier might still complete successfully"
