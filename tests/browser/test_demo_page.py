@@ -196,7 +196,7 @@ async def test_demo_page_plots_costs_and_shows_payloads_as_sent() -> None:
                     "() => { document.querySelector('input[name=channel]').value = 'no spaces';"
                     " document.getElementById('send-named').click(); }"
                 )
-                await expect(page.locator("#status.error")).to_contain_text("no spaces")
+                await expect(page.locator("#status.error")).to_contain_text("invalid channel name")
         finally:
             await server.close()
 

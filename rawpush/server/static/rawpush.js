@@ -406,6 +406,10 @@
     clearTimeout(self._wait);
     if (c.closed) return;
     c._setState(self._ever ? "reconnecting" : "connecting", name);
+    if (self._flip && Date.now() - self._flip > c.opts.upgradeAfter) {
+      delete self._multi.websocket;
+      self._flip = 0;
+    }
     var mode = c.opts.multiplex === "auto" ? self._multi[name] : c.opts.multiplex;
     // Long poll: one request per channel unless asked (multiplex: true),
     // until the server's multi-channel poll wakes on a publish.
@@ -481,6 +485,14 @@
     if (c.closed) return;
     if (info.single) {
       self._multi[link.transport] = false;
+      return self._start();
+    }
+    if (info.refused && link._multi && link.transport === "websocket" && o.multiplex === "auto") {
+      // A failed upgrade says nothing to a page (a server may have /sse
+      // but not /ws): try /ws/{ch} before calling WebSocket refused, and
+      // ask for /ws again after upgradeAfter.
+      self._multi.websocket = false;
+      self._flip = Date.now();
       return self._start();
     }
     // Opened, then cut at once, twice running (a proxy that accepts the
@@ -690,7 +702,9 @@
       .then(function (res) {
         return res.text().then(function (text) {
           if (res.status !== 200) {
-            var err = new Error("publish refused: " + res.status + " " + text.trim());
+            var why = text.trim();
+            try { why = JSON.parse(why).error || why; } catch (e) { /* plain text */ }
+            var err = new Error("publish refused (" + res.status + "): " + why);
             err.status = res.status;
             throw err;
           }
