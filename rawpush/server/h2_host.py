@@ -311,6 +311,8 @@ class H2Protocol(asyncio.Protocol):
 
     def _arm_idle(self) -> None:
         self._cancel_timer()
+        if self.transport is None or self.transport.is_closing():
+            return  # closing already: no timer may outlive it
         loop = asyncio.get_running_loop()
         self._timer = loop.call_later(self.ctx.config.keepalive_timeout, self._idle_timeout)
 

@@ -4,8 +4,11 @@ publish, /metrics, /healthz, the demo page; and an idle connection."""
 from __future__ import annotations
 
 import json
+import ssl
+from pathlib import Path
 
 from tests.h2.support_client import client, serving
+from tests.tls_support import self_signed
 
 
 async def test_9113_8_1_healthz_and_demo_page() -> None:
@@ -108,3 +111,30 @@ async def test_no_http2_refuses_prior_knowledge() -> None:
         head = await asyncio.wait_for(reader.read(100), 10)
         assert head.startswith(b"HTTP/1.1 4") or head.startswith(b"HTTP/1.1 5")
         writer.close()
+
+
+async def test_9113_6_8_a_connection_over_the_limit_gets_goaway_naming_no_stream(
+    tmp_path: Path,
+) -> None:
+    # Over TLS the HTTP/2 host answers it (ALPN chose h2 before any byte);
+    # on the cleartext port the refusal is HTTP/1.1's 503, sent at once.
+    cert, key = self_signed(tmp_path)
+    context = ssl.create_default_context(cafile=cert)
+    context.set_alpn_protocols(["h2"])
+    async with serving(max_connections=1, certfile=cert, keyfile=key) as server:
+        async with client(server.port, ssl_context=context) as first:
+            assert (await first.response(await first.request("GET", "/healthz"))).status == 200
+            async with client(server.port, ssl_context=context) as second:
+                await second.until(lambda: bool(second.goaways), "GOAWAY")
+                assert second.goaways[0] == (0, 0)
+                await second.until(lambda: second.closed, "the close")
+        reason = (("reason", "max_connections"),)
+        assert server.metrics.get("rawpush_disconnects_total", reason) == 1
+
+
+async def test_9113_idle_connection_is_closed_after_keepalive_timeout() -> None:
+    async with serving(keepalive_timeout=0.2) as server, client(server.port) as conn:
+        await conn.until(lambda: conn.closed, "the idle close")
+        assert conn.goaways and conn.goaways[0][1] == 0
+        reason = (("reason", "idle_timeout"),)
+        assert server.metrics.get("rawpush_disconnects_total", reason) == 1
