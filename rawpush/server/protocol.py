@@ -157,7 +157,7 @@ class HTTPProtocol(asyncio.Protocol):
             h2.data_received(data)
 
     def data_received(self, data: bytes) -> None:
-        if self._sniff is not None:
+        if self._sniff is not None and not self._closing:
             data = self._sniff + data
             self._sniff = None
             if PREFACE.startswith(data[: len(PREFACE)]):
