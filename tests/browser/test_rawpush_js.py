@@ -67,7 +67,7 @@ async def test_9110_8_8_3_client_files_with_types_etag_and_304() -> None:
             assert again[0] == 304 and again[2] == b""
             assert again[1]["ETag"] == headers["ETag"]
         size = len((await asyncio.to_thread(_get, server.url + "/rawpush.min.js"))[2])
-        assert size < 16_000, size
+        assert size < 16_000, size  # README "In the browser" states it
     finally:
         await server.close()
 
