@@ -76,3 +76,23 @@ async def test_9113_8_1_head_of_an_event_stream_has_no_body() -> None:
         state = await conn.response(sid)
         assert state.status == 200
         assert state.body == b""
+
+
+async def test_9113_6_5_2_a_hundred_streams_the_default_limit_all_flow() -> None:
+    async with serving() as server, client(server.port) as conn:
+        await conn.until(lambda: 0x3 in conn.remote_settings, "SETTINGS")
+        assert conn.remote_settings[0x3] == 100  # SETTINGS_MAX_CONCURRENT_STREAMS
+        sids = [await conn.request("GET", "/sse/many") for _ in range(100)]
+        for sid in sids:
+            await conn.head(sid)
+        for n in range(3):
+            await server.hub.publish("many", f"event {n} " + "x" * 1000)
+        for sid in sids:
+            events = await conn.events(sid, 3)
+            assert [e.data.split()[1] for e in events] == ["0", "1", "2"]
+
+
+async def test_h2_max_concurrent_streams_is_configurable() -> None:
+    async with serving(h2_max_concurrent_streams=7) as server, client(server.port) as conn:
+        await conn.until(lambda: 0x3 in conn.remote_settings, "SETTINGS")
+        assert conn.remote_settings[0x3] == 7
