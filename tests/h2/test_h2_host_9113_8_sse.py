@@ -96,3 +96,23 @@ async def test_h2_max_concurrent_streams_is_configurable() -> None:
     async with serving(h2_max_concurrent_streams=7) as server, client(server.port) as conn:
         await conn.until(lambda: 0x3 in conn.remote_settings, "SETTINGS")
         assert conn.remote_settings[0x3] == 7
+
+
+async def test_9113_5_2_a_stream_stalled_past_write_stall_timeout_is_reset_alone() -> None:
+    # A window that stays shut is a reader that reads nothing: past the
+    # stall timeout the stream ends (RST_STREAM CANCEL), its sibling and
+    # the connection carry on.
+    payload = "y" * 8192
+    async with serving(write_stall_timeout=0.2) as server, client(server.port) as conn:
+        stalled = await conn.request("GET", "/sse/slow")
+        sibling = await conn.request("GET", "/sse/slow")
+        conn.stalled.add(stalled)
+        await conn.head(stalled)
+        await conn.head(sibling)
+        for _ in range(30):  # 240 KiB: past the window and the high water
+            await server.hub.publish("slow", payload)
+        await conn.until(lambda: conn.streams[stalled].reset is not None, "the reset")
+        assert conn.streams[stalled].reset == 0x8  # CANCEL
+        assert len(await conn.events(sibling, 30)) == 30
+        reason = (("reason", "write_stall"),)
+        assert server.metrics.get("rawpush_disconnects_total", reason) == 1
