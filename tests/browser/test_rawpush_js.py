@@ -17,6 +17,7 @@ import json
 import re
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -32,6 +33,9 @@ from tests.browser.rawpush_js_support import (
     unexpected,
 )
 from tests.browser.support import ID_RE, LIMIT, WAIT_MS, launch, open_page, wait_js
+
+if TYPE_CHECKING:
+    from playwright.async_api import WebSocketRoute
 
 CHANNELS = ["a", "b", "c"]
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -288,3 +292,46 @@ async def test_binary_payloads_reach_the_page_as_bytes(transport: str) -> None:
         finally:
             await server.close()
     assert got == [[first, list(payload)], [second, [0, 255, 10, 13]]]
+
+
+async def test_after_a_fallback_the_client_moves_back_up(tmp_path: Path) -> None:
+    """WebSocket refused at first: the client settles on SSE; once the
+    upgrade goes through again it returns to WebSocket after
+    ``upgradeAfter``, resuming by id."""
+    refusing = [True]
+
+    async def upgrade(ws: WebSocketRoute) -> None:
+        if refusing[0]:
+            await ws.close(code=1008)
+        else:
+            ws.connect_to_server()  # then frames pass both ways untouched
+
+    async with launch() as browser:
+        serve = Serve(tmp_path)
+        await asyncio.to_thread(serve.start)
+        try:
+            async with asyncio.timeout(LIMIT * 2):
+                context = await browser.new_context()
+                await context.route_web_socket(re.compile(r"/ws(/|$)"), upgrade)
+                page, errors = await client_page(context, serve.url)
+                options = {"minDelay": 50, "maxDelay": 400, "upgradeAfter": 1500}
+                await page.evaluate(SUBSCRIBE, [CHANNELS, options])
+                await wait_js(page, "window.client.state === 'open'")
+                first = await page.evaluate("window.client.transport")
+                ids = [await asyncio.to_thread(post, serve.url, ch, "one") for ch in CHANNELS]
+                await wait_js(page, "Object.values(window.got).every(l => l.length === 1)")
+                refusing[0] = False
+                await wait_js(
+                    page,
+                    "window.client.transport === 'websocket' && window.client.state === 'open'",
+                )
+                more = [await asyncio.to_thread(post, serve.url, ch, "two") for ch in CHANNELS]
+                await wait_js(page, "Object.values(window.got).every(l => l.length === 2)")
+                got = await page.evaluate("window.got")
+                await context.close()
+                assert unexpected(errors) == []
+        finally:
+            await asyncio.to_thread(serve.stop)
+    assert first == "sse"
+    for n, ch in enumerate(CHANNELS):
+        assert [(r[0], r[2]) for r in got[ch]] == [(ids[n], "sse"), (more[n], "websocket")]
