@@ -31,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Server push over WebSocket, SSE and long polling.",
         epilog="exit status: 0 done, 1 internal error, 2 usage (a bad flag, value, URL or "
         "file), 3 network (cannot bind, resolve, connect or complete TLS), 4 refused (the "
-        "server answered no), 130 Ctrl-C",
+        "server answered no), 130 Ctrl-C. Every command takes --log-level (default info); "
+        "rawpush serve --config FILE reads its settings from a TOML file",
     )
     parser.add_argument("--version", action="version", version=f"rawpush {_version()}")
     # Parser is an ArgumentParser; the subcommands are built with it too.

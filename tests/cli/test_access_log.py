@@ -138,3 +138,31 @@ async def test_a_path_that_cannot_be_opened_is_one_line(tmp_path: Path) -> None:
     code, _, err = await run("serve", "--port", "0", "--access-log", str(target))
     assert code == USAGE
     assert one_line(err) == f"rawpush: --access-log {target}: no such file or directory"
+
+
+async def test_every_worker_writes_its_lines(tmp_path: Path) -> None:
+    """``--workers 2``: the workers are forked after the log was opened;
+    each writes its own lines (to the same file), none is lost."""
+    from tests.cluster.redis_server import RedisServer, require_redis
+
+    require_redis()
+    redis = RedisServer(tmp_path)
+    redis.start()
+    path = tmp_path / "access.log"
+    try:
+        proc, port, seen = await start(
+            "--workers", "2", "--redis", redis.url, "--access-log", str(path)
+        )
+        assert proc.stderr is not None
+        await read_until(proc.stderr, "workers sharing the port", seen)
+        # 40 connections: all on one worker with a chance of 2 in 2**40.
+        for i in range(40):
+            answer = await exchange(port, get(f"/healthz?n={i}", "Connection: close"), keep=True)
+            assert answer.startswith(b"HTTP/1.1 200 "), answer
+        proc.send_signal(15)
+        code, _, err = await finish(proc)
+        assert code == 0, err
+    finally:
+        redis.kill()
+    targets = sorted(g["target"] for g in parse(path.read_text()))
+    assert targets == sorted(f"/healthz?n={i}" for i in range(40))
