@@ -137,6 +137,35 @@ def test_9110_answers_and_raw_path_routing_seen_by_curl(running: Running) -> Non
     assert "rawpush_connections_total" in _curl(f"{running.push}/metrics")
 
 
+async def test_multichannel_sse_and_poll_resume_per_channel_and_the_client_file(
+    running: Running,
+) -> None:
+    first = {ch: await publish(running, ch, f"{ch}0") for ch in ("ma", "mb")}
+    for ch in ("ma", "mb"):
+        await publish(running, ch, f"{ch}1")
+    # One position for both channels (a slot each, in the URL's order).
+    position = f"{first['ma']},{first['mb']}"
+    async with asyncio.timeout(WAIT):
+        url = f"{running.push}/sse?channel=ma&channel=mb"
+        async with EventSource(url, last_event_id=position) as source:
+            got = [json.loads((await anext(source)).data) for _ in range(2)]
+        assert [(e["channel"], e["data"]) for e in got] == [("ma", "ma1"), ("mb", "mb1")]
+        query = f"channel=ma&channel=mb&cursor={position}&timeout=0"
+        status, _, body = await fetch("GET", f"{running.push}/poll?{query}")
+        answer = json.loads(body)
+        assert status == 200 and answer["gaps"] == []
+        assert [(e["channel"], e["data"]) for e in answer["events"]] == [
+            ("ma", "ma1"),
+            ("mb", "mb1"),
+        ]
+        # The browser client and the readiness probe, under the mount too.
+        status, headers, body = await fetch("GET", f"{running.push}/rawpush.js")
+        assert status == 200 and headers["content-type"].startswith("text/javascript")
+        assert b"rawpush" in body
+        status, _, body = await fetch("GET", f"{running.push}/readyz")
+        assert (status, body) == (200, b"ready\n")
+
+
 HEALTHY = 200
 
 
