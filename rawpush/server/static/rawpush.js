@@ -7,7 +7,7 @@
   var api = make(root);
   root.rawpush = api;
   if (typeof module === "object" && module && module.exports) module.exports = api;
-})(typeof globalThis !== "undefined" ? globalThis : this, function (root) {
+})(typeof globalThis !== "undefined" ? globalThis : this, (root) => {
   "use strict";
 
   var ALL = ["websocket", "sse", "poll"];
@@ -84,13 +84,13 @@
     var ws = self._ws = new WebSocket(url);
     var opened = false, quiet = Date.now(), pinged = 0;
     ws.binaryType = "arraybuffer";
-    ws.onopen = function () {
+    ws.onopen = () => {
       opened = true;
       quiet = Date.now();
-      if (multi) eng._channels().forEach(function (name) { self._sub(name); });
+      if (multi) eng._channels().forEach((name) => { self._sub(name); });
       eng._open(self);
     };
-    ws.onmessage = function (m) {
+    ws.onmessage = (m) => {
       quiet = Date.now();
       pinged = 0;
       var msg, data;
@@ -116,7 +116,7 @@
       if (msg.type === "event") eng.event(msg.channel, msg.id, msg.event, data);
       else if (msg.type === "gap") {
         // No channel: the server dropped events of any channel (drop-oldest).
-        (msg.channel ? [msg.channel] : eng._channels()).forEach(function (n) { eng.gap(n, null); });
+        (msg.channel ? [msg.channel] : eng._channels()).forEach((n) => { eng.gap(n, null); });
       }
       else if (msg.type === "ack") {
         if (msg.op === "subscribe" && msg.id) eng._anchor(msg.channel, msg.id, true);
@@ -130,7 +130,7 @@
         else if (msg.ref !== "ping") c._emit("error", err);
       }
     };
-    ws.onclose = function (e) {
+    ws.onclose = (e) => {
       // The drain hint (1001 "...; retry=MS"); 1013 Try Again Later: wait.
       var hint = /retry=(\d+)/.exec(e.reason || "");
       var retry = hint ? Number(hint[1]) : e.code === 1013 ? 5000 : null;
@@ -145,7 +145,7 @@
       try { ws.close(4000, why); } catch (e) { /* closing already */ }
       eng._drop(self, { code: 4000, reason: why });
     }
-    self._timer = setInterval(function () {
+    self._timer = setInterval(() => {
       var idle = Date.now() - quiet;
       if (!opened) return;
       if (!multi) {
@@ -177,7 +177,7 @@
       m.data = btoa(s);
       m.encoding = "base64";
     } else m.data = String(data);
-    return new Promise(function (ok, fail) {
+    return new Promise((ok, fail) => {
       self._pending[ref] = { ok: ok, _fail: fail };
       self._ws.send(JSON.stringify(m));
     });
@@ -185,7 +185,7 @@
   WSLink.prototype._fail = function (err) {
     var p = this._pending;
     this._pending = {};
-    Object.keys(p).forEach(function (k) { p[k]._fail(err); });
+    Object.keys(p).forEach((k) => { p[k]._fail(err); });
   };
   WSLink.prototype._stop = function () {
     clearInterval(this._timer);
@@ -200,12 +200,12 @@
   function SSELink(eng, multi, ch) {
     var self = this, c = eng._c, chans = multi ? eng._channels() : [ch];
     var ctl = self._ctl = new AbortController();
-    var url = c.base + (multi ? "/sse?" + chans.map(function (n) {
+    var url = c.base + (multi ? "/sse?" + chans.map((n) => {
       return "channel=" + path(n);
     }).join("&") : "/sse/" + path(ch));
     var headers = { Accept: "text/event-stream" }, pos;
     if (multi) {
-      pos = chans.map(function (n) { return c._position(n) || "_"; }).join(",");
+      pos = chans.map((n) => { return c._position(n) || "_"; }).join(",");
       if (/[^_,]/.test(pos)) headers["Last-Event-ID"] = pos;
     } else if ((pos = c._position(ch))) headers["Last-Event-ID"] = pos;
     if (c.opts.token) headers.Authorization = "Bearer " + c.opts.token;
@@ -221,7 +221,7 @@
     }
     function alive() {
       clearTimeout(self._timer);
-      self._timer = setTimeout(function () { end({ reason: "no heartbeat" }); },
+      self._timer = setTimeout(() => { end({ reason: "no heartbeat" }); },
         c.opts.heartbeatTimeout);
     }
     var buf = "", data = [], type = "", id = null, enc = "";
@@ -253,7 +253,7 @@
         m.encoding === "base64" ? b64(m.data) : m.data);
     }
     alive();
-    fetch(url, { headers: headers, signal: ctl.signal, cache: "no-store" }).then(function (res) {
+    fetch(url, { headers: headers, signal: ctl.signal, cache: "no-store" }).then((res) => {
       if (res.status !== 200) {
         return end({ code: res.status, retry: retryAfter(res), single: multi && res.status === 404 });
       }
@@ -273,7 +273,7 @@
         return reader.read().then(pump);
       }
       return reader.read().then(pump);
-    }).catch(function (e) {
+    }).catch((e) => {
       end({ reason: String(e && e.message || e) });
     });
   }
@@ -291,22 +291,22 @@
       var chans = multi ? eng._channels() : [ch], cur;
       var q = "timeout=" + (opened ? o.pollTimeout : 0);
       if (multi) {
-        cur = chans.map(function (n) { return c._position(n) || "_"; }).join(",");
-        q = chans.map(function (n) { return "channel=" + path(n); }).join("&") + "&" + q;
+        cur = chans.map((n) => { return c._position(n) || "_"; }).join(",");
+        q = chans.map((n) => { return "channel=" + path(n); }).join("&") + "&" + q;
         if (/[^_,]/.test(cur)) q += "&cursor=" + encodeURIComponent(cur);
       } else if ((cur = c._position(ch))) q += "&cursor=" + encodeURIComponent(cur);
       var ctl = self._ctl = new AbortController();
-      var timer = setTimeout(function () { ctl.abort(); }, o.pollTimeout * 1000 + o.pollGrace);
+      var timer = setTimeout(() => { ctl.abort(); }, o.pollTimeout * 1000 + o.pollGrace);
       var headers = {};
       if (o.token) headers.Authorization = "Bearer " + o.token;
       fetch(c.base + (multi ? "/poll?" : "/poll/" + path(ch) + "?") + q,
-        { signal: ctl.signal, cache: "no-store", headers: headers }).then(function (res) {
+        { signal: ctl.signal, cache: "no-store", headers: headers }).then((res) => {
         if (res.status !== 200) {
           clearTimeout(timer);
           return self._end({ refused: !opened, code: res.status, retry: retryAfter(res),
             single: multi && res.status === 404 });
         }
-        return res.json().then(function (body) {
+        return res.json().then((body) => {
           clearTimeout(timer);
           if (self._stopped) return;
           if (!opened) {
@@ -314,23 +314,23 @@
             eng._open(self);
           }
           var cursors = multi ? String(body.cursor).split(",") : [body.cursor];
-          if (multi) (body.gaps || []).forEach(function (n) { eng.gap(n, null); });
+          if (multi) (body.gaps || []).forEach((n) => { eng.gap(n, null); });
           else if (body.gap) eng.gap(ch, null);
-          body.events.forEach(function (e) {
+          body.events.forEach((e) => {
             eng.event(multi ? e.channel : ch, e.id, e.event,
               e.encoding === "base64" ? b64(e.data) : e.data);
           });
-          chans.forEach(function (n, i) {
+          chans.forEach((n, i) => {
             if (cursors[i] && cursors[i] !== "_") eng._anchor(n, cursors[i], false);
           });
           round();
         });
-      }).catch(function (e) {
+      }).catch((e) => {
         clearTimeout(timer);
         self._end({ refused: !opened, reason: String(e && e.message || e) });
       });
     }
-    self._end = function (info) {
+    self._end = (info) => {
       if (self._stopped) return;
       self._stopped = true;
       eng._drop(self, info);
@@ -349,28 +349,28 @@
   function Group(eng, Kind, chans) {
     var self = this, waiting = chans.length;
     self._members = {};
-    self._make = function (ch) {
+    self._make = (ch) => {
       var opened = false;
       self._members[ch] = new Kind({
         _c: eng._c,
-        _open: function () {
+        _open: () => {
           if (!opened && (opened = true) && --waiting === 0) eng._open(self);
         },
         event: eng.event.bind(eng), gap: eng.gap.bind(eng), _anchor: eng._anchor.bind(eng),
-        _drop: function (link, info) {
+        _drop: (link, info) => {
           self._stop();
           eng._drop(self, info);
         }
       }, false, ch);
     };
     chans.forEach(self._make);
-    if (!chans.length) setTimeout(function () { eng._open(self); }, 0);
+    if (!chans.length) setTimeout(() => { eng._open(self); }, 0);
   }
   // A channel more or less: one connection opened or closed, the others
   // untouched (a restart would lose what a from-now channel gets meanwhile).
   Group.prototype._sync = function (chans) {
     var m = this._members;
-    Object.keys(m).forEach(function (ch) {
+    Object.keys(m).forEach((ch) => {
       if (chans.indexOf(ch) < 0) {
         m[ch]._stop();
         delete m[ch];
@@ -381,7 +381,7 @@
   Group.prototype._stop = function () {
     var m = this._members;
     this._members = {};
-    Object.keys(m).forEach(function (ch) { m[ch]._stop(); });
+    Object.keys(m).forEach((ch) => { m[ch]._stop(); });
   };
 
   // -- the engine: which transport, when to retry, when to move -------------
@@ -389,7 +389,7 @@
     this._c = c;
     var have = { websocket: !!root.WebSocket, sse: !!(root.fetch && root.ReadableStream),
       poll: !!root.fetch };
-    this._order = c.opts.transports.filter(function (t) { return KINDS[t] && have[t]; });
+    this._order = c.opts.transports.filter((t) => { return KINDS[t] && have[t]; });
     if (!this._order.length) throw new Error("rawpush: no usable transport");
     this._i = 0;
     this._fails = 0;
@@ -421,12 +421,12 @@
       // subscribes to nothing (404: single-channel URLs only).
       self._probe = "probing";
       fetch(c.base + "/sse?channel=rawpush.probe", { method: "HEAD", cache: "no-store" })
-        .then(function (r) {
+        .then((r) => {
           self._probe = r.status !== 404;
           self._start();
-        }, function () {
+        }, () => {
           self._probe = undefined; // the server is down: ask again next time
-          self._wait = setTimeout(function () { self._start(); },
+          self._wait = setTimeout(() => { self._start(); },
             jitter(Math.min(c.opts.maxDelay, c.opts.minDelay * Math.pow(2, self._fails++))));
         });
       return;
@@ -441,7 +441,7 @@
     link._chans = chans;
     link._born = Date.now();
     self._link = link;
-    self._openTimer = setTimeout(function () {
+    self._openTimer = setTimeout(() => {
       if (self._link === link) self._drop(link, { refused: true, reason: "open timeout" });
     }, c.opts.openTimeout);
   };
@@ -453,7 +453,7 @@
     self._ever = true;
     self._c._setState("open", link.transport);
     if (self._i > 0) {
-      self._upgrade = setTimeout(function () {
+      self._upgrade = setTimeout(() => {
         if (self._link !== link) return;
         link._stop();
         self._i = 0;
@@ -511,7 +511,7 @@
     delay = info.retry != null ? info.retry * (1 + Math.random() / 10)
       : jitter(Math.min(o.maxDelay, o.minDelay * Math.pow(2, self._fails)));
     self._fails++;
-    self._wait = setTimeout(function () { self._start(); }, delay);
+    self._wait = setTimeout(() => { self._start(); }, delay);
   };
   // The set of channels changed: multi-channel WebSocket says so in band,
   // every other link reconnects at once (resuming by id).
@@ -526,7 +526,7 @@
     }
     if (String(link._chans) === String(self._channels())) return;
     clearTimeout(self._soon);
-    self._soon = setTimeout(function () {
+    self._soon = setTimeout(() => {
       if (!self._link || self._c.closed) return;
       var l = self._link;
       self._link = null;
@@ -555,7 +555,7 @@
   // -- the client ------------------------------------------------------------
   function Client(url, opts) {
     var self = this, o = {};
-    Object.keys(DEFAULTS).forEach(function (k) {
+    Object.keys(DEFAULTS).forEach((k) => {
       o[k] = opts && opts[k] !== undefined ? opts[k] : DEFAULTS[k];
     });
     self.opts = o;
@@ -576,7 +576,7 @@
     } else {
       self.leader = true;
       self._engine = new Engine(self);
-      setTimeout(function () { if (!self.closed) self._engine._start(); }, 0);
+      setTimeout(() => { if (!self.closed) self._engine._start(); }, 0);
     }
   }
   var P = Client.prototype;
@@ -584,11 +584,11 @@
   P.on = function (name, fn) {
     (this._on[name] = this._on[name] || []).push(fn);
     var list = this._on[name];
-    return { off: function () { var i = list.indexOf(fn); if (i >= 0) list.splice(i, 1); } };
+    return { off: () => { var i = list.indexOf(fn); if (i >= 0) list.splice(i, 1); } };
   };
   P._emit = function (name, value) {
-    (this._on[name] || []).slice().forEach(function (fn) {
-      try { fn(value); } catch (e) { setTimeout(function () { throw e; }, 0); }
+    (this._on[name] || []).slice().forEach((fn) => {
+      try { fn(value); } catch (e) { setTimeout(() => { throw e; }, 0); }
     });
   };
   P._setState = function (state, transport) {
@@ -602,7 +602,7 @@
   // other tabs'.
   P._wanted = function () {
     var out = [];
-    this._subs.forEach(function (s, ch) { if (s._handlers.size || s._tabs.size) out.push(ch); });
+    this._subs.forEach((s, ch) => { if (s._handlers.size || s._tabs.size) out.push(ch); });
     return out;
   };
   P._position = function (ch) {
@@ -638,7 +638,7 @@
     }
     self.events++;
     var msg = { channel: ch, id: id, event: event || "message", data: data, transport: transport };
-    s._handlers.forEach(function (h) {
+    s._handlers.forEach((h) => {
       try { h(msg); } catch (e) { self._emit("error", e); }
     });
   };
@@ -669,13 +669,13 @@
       fresh = true;
     }
     if (since && !s._handlers.size) s._seen = since;
-    var fn = function (m) { handler(m); };
+    var fn = (m) => { handler(m); };
     s._handlers.add(fn);
     if (self.leader) {
       if (fresh && self._engine) self._engine._changed(ch, true);
     } else self._post({ t: "sub", ch: ch, _pos: s._seen, tab: self._tab });
     return {
-      unsubscribe: function () {
+      unsubscribe: () => {
         if (!s._handlers.delete(fn) || s._handlers.size) return;
         if (!self.leader) self._post({ t: "unsub", ch: ch, tab: self._tab });
         if (!self._wants(s)) {
@@ -699,8 +699,8 @@
     if (opts && opts.idempotencyKey) headers["Idempotency-Key"] = opts.idempotencyKey;
     var url = this.base + "/publish/" + path(channel) + (event ? "?event=" + encodeURIComponent(event) : "");
     return fetch(url, { method: "POST", body: isBytes(data) ? data : String(data), headers: headers })
-      .then(function (res) {
-        return res.text().then(function (text) {
+      .then((res) => {
+        return res.text().then((text) => {
           if (res.status !== 200) {
             var why = text.trim();
             try { why = JSON.parse(why).error || why; } catch (e) { /* plain text */ }
@@ -743,11 +743,11 @@
   P._share = function (name) {
     var self = this;
     self._bc = new root.BroadcastChannel("rawpush:" + name);
-    self._bc.onmessage = function (e) { self._relay(e.data); };
-    if (root.addEventListener) root.addEventListener("pagehide", function () { self.close(); });
-    navigator.locks.request("rawpush:" + name, function () {
+    self._bc.onmessage = (e) => { self._relay(e.data); };
+    if (root.addEventListener) root.addEventListener("pagehide", () => { self.close(); });
+    navigator.locks.request("rawpush:" + name, () => {
       if (self.closed) return null;
-      return new Promise(function (release) {
+      return new Promise((release) => {
         self._release = release;
         self._lead();
       });
@@ -758,10 +758,10 @@
     self.leader = true;
     // Resume from what this tab delivered; the others answer "hello" with
     // their own positions (the oldest one wins, so nobody loses events).
-    self._subs.forEach(function (s) { s._pos = s._seen; s._reset = false; });
+    self._subs.forEach((s) => { s._pos = s._seen; s._reset = false; });
     self._engine = new Engine(self);
     self._post({ t: "hello" });
-    setTimeout(function () { if (!self.closed) self._engine._start(); }, 0);
+    setTimeout(() => { if (!self.closed) self._engine._start(); }, 0);
   };
   P._relay = function (m) {
     var self = this, s;
@@ -780,7 +780,7 @@
         if (fresh) self._engine._changed(m.ch, true);
         self._post({ t: "state", state: self.state, transport: self.transport });
       } else if (m.t === "unsub" || m.t === "bye") {
-        self._subs.forEach(function (sub, ch) {
+        self._subs.forEach((sub, ch) => {
           if ((m.t === "bye" || ch === m.ch) && sub._tabs.delete(m.tab) && !self._wants(sub)) {
             self._subs.delete(ch);
             self._engine._changed(ch, false);
@@ -799,7 +799,7 @@
       }
     } else if (m.t === "state") self._setState(m.state, m.transport);
     else if (m.t === "hello") {
-      self._subs.forEach(function (sub, ch) {
+      self._subs.forEach((sub, ch) => {
         if (sub._handlers.size) self._post({ t: "sub", ch: ch, _pos: sub._seen, tab: self._tab });
       });
     }
