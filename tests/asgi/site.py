@@ -5,7 +5,8 @@ sharing one hub; ``POST /hello/{channel}`` publishes from a route.
 Small watermarks, queues and history, so that a stalled reader overflows
 within a few hundred kilobytes and a resume from eight events back is a gap.
 ``RAWPUSH_TEST_OVERFLOW`` in the environment picks the overflow policy
-(default ``disconnect``), for the policy tests.
+(default ``disconnect``), for the policy tests; ``RAWPUSH_TEST_HEARTBEAT``
+the SSE heartbeat interval in seconds (default 15).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ config = ServerConfig(
     overflow=os.environ.get("RAWPUSH_TEST_OVERFLOW", "disconnect"),  # type: ignore[arg-type]
     drain_retry_ms=1234,
     drain_timeout=5.0,
+    sse_heartbeat_interval=float(os.environ.get("RAWPUSH_TEST_HEARTBEAT", "15")),
     hub=HubConfig(history_size=HISTORY),
 )
 hub = Hub(config.hub)

@@ -54,20 +54,21 @@ class Running:
         return self.log.read().decode(errors="replace")
 
 
-def launch(server: str, app: str = "tests.asgi.site:app") -> Running:
+def launch(server: str, app: str = "tests.asgi.site:app", *options: str) -> Running:
+    """``server`` running ``app`` (with more command-line ``options``)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     sock.listen(512)
     fd = sock.fileno()
     if server == "uvicorn":
-        args = ["-m", "uvicorn", "--fd", str(fd), "--no-access-log", app]
+        args = ["-m", "uvicorn", "--fd", str(fd), "--no-access-log", *options, app]
     else:
         # --workers 0: serve in this process. With worker processes the
         # worker learns of SIGTERM through a multiprocessing event, not a
         # signal, so App's drain could not start before hypercorn waits
         # for the streams to end (rawpush.asgi.application's docstring).
-        args = ["-m", "hypercorn", "--workers", "0", "--bind", f"fd://{fd}", app]
+        args = ["-m", "hypercorn", "--workers", "0", "--bind", f"fd://{fd}", *options, app]
     log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
     proc = subprocess.Popen(
         [sys.executable, *args], pass_fds=[fd], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
