@@ -12,7 +12,8 @@ through ``urllib`` (an HTTP client independent of rawpush's own).
   bytes-per-event plots (empty before), polling costs more bytes per event
   than SSE, a named event, a multi-line message (shown as sent) and a
   100 KB payload (truncated, its size shown, no column wider than the
-  page) appear, a refused publish is shown on the page with no dialog,
+  page) appear, each drop button reconnects its column, which resumes and
+  shows the new position, a refused publish is shown on the page with no dialog,
   and nothing is logged to the console;
 - the browser's own ``EventSource``: after a drain (``retry:`` hint, stream
   ended) and a restart on the same port, it reconnects with
@@ -189,6 +190,17 @@ async def test_demo_page_plots_costs_and_shows_payloads_as_sent() -> None:
                             return s.scrollWidth - s.clientWidth; })]"""
                 )
                 await page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+                # The drop buttons: each column reconnects, says so, resumes.
+                for kind in ("ws", "sse", "poll"):
+                    await page.click(f"#{kind} button.drop")
+                    await expect(page.locator(f"#{kind}-reconnects")).to_have_text("1")
+                    await expect(page.locator(f"#{kind}-state")).to_have_text("open")
+                dropped = await publish(server, "demo", "after the drops")
+                for kind in ("ws", "sse", "poll"):
+                    top = page.locator(f"#{kind}-log li").first
+                    await expect(top.locator(".id")).to_have_text(dropped)
+                    await expect(page.locator(f"#{kind}-pos")).to_have_text(dropped)
                 assert errors == []
 
                 # A refused publish (no such channel name) is said on the page.
