@@ -50,12 +50,22 @@ _LINGER_RESET = struct.pack("ii", 1, 0)
 #: how long a failed connection keeps reading (and dropping) after its GOAWAY
 _LINGER = 2.0
 _PROTOCOL = (("protocol", "h2"),)
+#: RFC 9113 section 6.9.1: the largest window
+_MAX_WINDOW = (1 << 31) - 1
 
 
 @functools.lru_cache(maxsize=8)
 def h2_config(http: HTTPConfig, max_concurrent_streams: int) -> H2Config:
-    """The core's limits for a server's configuration (one per server)."""
-    return H2Config(http=http, max_concurrent_streams=max_concurrent_streams)
+    """The core's limits for a server's configuration (one per server):
+    a stream's window above the body limit (a body over it is refused
+    before it stalls), the connection's twice that, at least 4 MiB."""
+    stream = min(max(2 << 20, http.max_body_bytes + 1), _MAX_WINDOW)
+    return H2Config(
+        http=http,
+        max_concurrent_streams=max_concurrent_streams,
+        initial_window_size=stream,
+        connection_window_size=min(max(4 << 20, 2 * stream), _MAX_WINDOW),
+    )
 
 
 class H2Protocol(asyncio.Protocol):

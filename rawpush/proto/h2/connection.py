@@ -137,6 +137,8 @@ class H2Connection:
         #: streams let in and perhaps still open (h2 reads a whole chunk
         #: before we see its events, so its own count runs ahead of ours)
         self._accepted: set[int] = set()
+        #: flow-control credit each body in progress holds
+        self._held: dict[int, int] = {}
 
     # -- state ---------------------------------------------------------------
 
@@ -224,6 +226,7 @@ class H2Connection:
             sid = event.stream_id
             opened = self._bodies.pop(sid, None)
             if opened is not None:
+                self._release(sid)
                 self._route(sid, opened[0], bytes(opened[1]), out)
             elif sid in self._tunnels:
                 out.append(StreamEnded(sid))
@@ -281,19 +284,26 @@ class H2Connection:
 
     def _data(self, event: h2.events.DataReceived, out: list[Event]) -> None:
         sid = event.stream_id
-        # Read at once (a tunnel's reader pauses the socket instead), so the
-        # credit goes back at once and the peer never stalls on our window.
-        if event.flow_controlled_length:
-            self._h2.acknowledge_received_data(event.flow_controlled_length, sid)
+        size = event.flow_controlled_length or 0
         data = event.data or b""
         opened = self._bodies.get(sid)
-        if opened is not None:
+        if opened is None:
+            # Read at once (a tunnel's reader pauses the socket instead), so
+            # the credit goes back at once.
+            if size:
+                self._h2.acknowledge_received_data(size, sid)
+        else:
+            # A body in progress keeps the credit it used until it is whole
+            # (section 5.2): what all bodies in progress buffer is bounded
+            # by the connection window, not by streams x max_body_bytes.
+            self._held[sid] = self._held.get(sid, 0) + size
             body = opened[1]
             body += data
             if len(body) > self.config.http.max_body_bytes:
                 del self._bodies[sid]  # the rest of it is read and dropped
+                self._release(sid)
                 out.append(RequestRefused(sid, HTTPError("request body too large", 413)))
-        elif sid in self._tunnels and data:
+        if opened is None and sid in self._tunnels and data:
             out.append(DataReceived(sid, bytes(data)))
 
     # -- sending ---------------------------------------------------------------
@@ -453,7 +463,14 @@ class H2Connection:
                     moved[sid] = None
         out.extend(WindowOpened(sid) for sid in moved)
 
+    def _release(self, sid: int) -> None:
+        held = self._held.pop(sid, 0)
+        if held:
+            self._h2.acknowledge_received_data(held, sid)
+
     def _forget(self, sid: int) -> None:
+        if not self._failed and not self._peer_gone:
+            self._release(sid)  # a reset stream's credit goes back to the connection
         self._pending.pop(sid, None)
         self._bodies.pop(sid, None)
         self._tunnels.discard(sid)

@@ -61,7 +61,12 @@ class H2Config:
     ``initial_window_size`` is what each stream may send us before we
     acknowledge (SETTINGS_INITIAL_WINDOW_SIZE), ``connection_window_size``
     what the whole connection may (raised by a WINDOW_UPDATE at start: the
-    65,535-byte default would throttle a hundred streams to a trickle).
+    65,535-byte default would throttle a hundred streams to a trickle). A
+    request body keeps its credit until it is complete, so the connection
+    window bounds what the bodies in progress on one connection buffer;
+    a stream's window must exceed ``max_body_bytes`` (a body over the limit
+    is then refused, 413, before its window runs dry) and the connection's
+    must hold one stream's.
 
     Flood defences count frames in windows of ``flood_window`` received
     frames: more than ``max_resets`` RST_STREAMs (rapid reset,
@@ -72,8 +77,8 @@ class H2Config:
 
     http: HTTPConfig = field(default_factory=HTTPConfig)
     max_concurrent_streams: int = 100
-    initial_window_size: int = 1 << 20
-    connection_window_size: int = 16 << 20
+    initial_window_size: int = 2 << 20
+    connection_window_size: int = 4 << 20
     flood_window: int = 1000
     max_resets: int = 100
     max_pings: int = 100
@@ -100,6 +105,10 @@ class H2Config:
                 raise LocalProtocolError(f"H2Config limits must be ints: {self!r}")
             if not least <= value <= highest:
                 raise LocalProtocolError(f"H2Config limits out of range: {self!r}")
+        if self.initial_window_size <= self.http.max_body_bytes:
+            raise LocalProtocolError("H2Config.initial_window_size must exceed max_body_bytes")
+        if self.connection_window_size < self.initial_window_size:
+            raise LocalProtocolError("H2Config.connection_window_size is below a stream's")
 
 
 @dataclass(frozen=True, slots=True)

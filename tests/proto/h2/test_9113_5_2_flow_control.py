@@ -10,7 +10,8 @@ import pytest
 from h2.settings import SettingCodes
 
 from rawpush.proto.errors import LocalProtocolError
-from rawpush.proto.h2 import H2Config, H2Connection, WindowOpened
+from rawpush.proto.h2 import H2Config, H2Connection, RequestReceived, StreamReset, WindowOpened
+from rawpush.proto.http import HTTPConfig
 from tests.proto.h2.support import GET, frame_list, new_client, pair, request_fields
 
 
@@ -30,18 +31,23 @@ def _opened(count: int) -> tuple[H2Connection, h2.connection.H2Connection]:
 
 
 def test_9113_6_9_2_our_windows_are_raised_at_start() -> None:
-    server = H2Connection(H2Config(initial_window_size=1 << 20, connection_window_size=1 << 24))
+    server = H2Connection(H2Config(initial_window_size=2 << 20, connection_window_size=1 << 24))
     client = new_client()
     events = client.receive_data(server.data_to_send())
     settings = next(e for e in events if isinstance(e, h2.events.RemoteSettingsChanged))
     changed = settings.changed_settings
-    assert changed[SettingCodes.INITIAL_WINDOW_SIZE].new_value == 1 << 20
+    assert changed[SettingCodes.INITIAL_WINDOW_SIZE].new_value == 2 << 20
     assert changed[SettingCodes.MAX_CONCURRENT_STREAMS].new_value == 100
     assert changed[SettingCodes.MAX_HEADER_LIST_SIZE].new_value == 16 * 1024
     update = next(e for e in events if isinstance(e, h2.events.WindowUpdated))
     assert (update.stream_id, update.delta) == (0, (1 << 24) - 65_535)
     # The default connection window needs no WINDOW_UPDATE.
-    default = H2Connection(H2Config(connection_window_size=65_535))
+    small = H2Config(
+        http=HTTPConfig(max_body_bytes=1000),
+        initial_window_size=65_535,
+        connection_window_size=65_535,
+    )
+    default = H2Connection(small)
     events = new_client().receive_data(default.data_to_send())
     assert not any(isinstance(e, h2.events.WindowUpdated) for e in events)
 
@@ -115,3 +121,46 @@ def test_9113_5_1_no_data_after_the_end() -> None:
     server.receive_data(client.data_to_send())
     with pytest.raises(LocalProtocolError):
         server.send_data(1, b"more")  # the stream is closed now
+
+
+def _window_updates(data: bytes) -> list[tuple[int, int]]:
+    return [
+        (sid, int.from_bytes(payload, "big")) for kind, _, sid, payload in frame_list(data)
+        if kind == 0x8
+    ]
+
+
+#: windows small enough that h2 gives credit back as soon as it may
+_TIGHT = H2Config(
+    http=HTTPConfig(max_body_bytes=100_000),
+    initial_window_size=131_072,
+    connection_window_size=131_072,
+)
+
+
+def _post_part(client: h2.connection.H2Connection) -> None:
+    client.send_headers(1, request_fields("POST", "/publish/c"))
+    for _ in range(8):
+        client.send_data(1, b"x" * 10_000)
+
+
+def test_9113_5_2_2_a_body_keeps_its_credit_until_it_is_complete() -> None:
+    server, client = pair(_TIGHT)
+    _post_part(client)
+    assert server.receive_data(client.data_to_send()) == []
+    # No credit back while the body is in progress: the connection window
+    # bounds what bodies in progress hold.
+    assert _window_updates(server.data_to_send()) == []
+    client.send_data(1, b"y", end_stream=True)
+    (event,) = server.receive_data(client.data_to_send())
+    assert isinstance(event, RequestReceived) and len(event.request.body) == 80_001
+    assert (0, 80_001) in _window_updates(server.data_to_send())
+
+
+def test_9113_5_2_2_a_reset_body_gives_its_credit_back_to_the_connection() -> None:
+    server, client = pair(_TIGHT)
+    _post_part(client)
+    server.receive_data(client.data_to_send())
+    client.reset_stream(1)
+    assert server.receive_data(client.data_to_send()) == [StreamReset(1, 0)]
+    assert _window_updates(server.data_to_send()) == [(0, 80_000)]
