@@ -3,6 +3,14 @@ carries it out and the tests that check it. These tests keep the claim
 true: a row without a test, a test id pytest cannot find, or code that does
 not import fails CI, and so does a required section with no row.
 
+The other way round, tests declare what they check by their names: a test
+of the protocol core named after a section (``test_5_5_1_...``, or after
+an RFC and a section, ``test_7692_7_1_...``) claims that section, so it
+must be listed in a row, under that section or one inside it (or around it).
+The HTTP/2 suites name RFC 7541 (HPACK) too: the table has no HPACK spec of
+its own, so a ``test_7541_...`` claims RFC 9113 section 4.3 (header
+compression and decompression), whose rows list the HPACK cases.
+
 The node ids are those pytest itself collects, in a subprocess bounded in
 time, from the files the CSV names.
 """
@@ -35,6 +43,12 @@ REQUIRED = {
     ],
     "WHATWG-SSE": ["9.2.5", "9.2.6"],
     "RFC7692": ["5", "6", "7"],
+    "RFC9113": [
+        *("3.4", "4.1", "4.2", "4.3", "5.1", "5.1.1", "5.1.2", "5.4.1", "5.4.2"),
+        *("6.1", "6.2", "6.3", "6.4", "6.5", "6.5.2", "6.7", "6.8", "6.9", "6.10"),
+        *("8.1", "8.2", "8.3"),
+    ],
+    "RFC8441": ["3", "4", "5"],
 }
 
 
@@ -77,6 +91,71 @@ def collected() -> frozenset[str]:
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     ids = {line.strip() for line in done.stdout.splitlines() if "::" in line}
     return frozenset(ids | {i.split("[", 1)[0] for i in ids})
+
+
+#: the suites whose test names are claims (the protocol core, with its
+#: HTTP/2 part in tests/proto/h2, the conformance battery and the HTTP/2
+#: conformance and flood cases)
+CLAIMING = ("tests/proto", "tests/conformance", "tests/h2")
+_CLAIM = re.compile(r"::test_(\d+(?:_\d+)*)_")
+#: an RFC number in front of the section (test_7692_7_1_...) names the spec
+_RFC_NUMBERS = {spec[3:] for spec in SPECS if spec.startswith("RFC")}
+#: RFC numbers the table files under a section of another spec: HPACK
+#: (RFC 7541) is listed under RFC 9113 section 4.3
+_FILED_UNDER = {"7541": ("RFC9113", "4.3")}
+
+
+def _claim(node_id: str) -> tuple[str | None, str] | None:
+    """``(spec or None, section)`` a test's name claims, or None."""
+    match = _CLAIM.search(node_id)
+    if match is None:
+        return None
+    parts = match.group(1).split("_")
+    if len(parts[0]) == 4:  # an RFC number: test_9110_..., test_7692_...
+        if parts[0] in _FILED_UNDER:
+            return _FILED_UNDER[parts[0]]
+        if parts[0] not in _RFC_NUMBERS:
+            return None  # a spec this table does not cover
+        return f"RFC{parts[0]}", ".".join(parts[1:])
+    return None, ".".join(parts)
+
+
+def _related(a: str, b: str) -> bool:
+    """One section is the other or contains it (5.5 and 5.5.1)."""
+    return a == b or a.startswith(b + ".") or b.startswith(a + ".") or not a or not b
+
+
+@cache
+def claiming_tests() -> list[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COV_CORE")}
+    done = subprocess.run(
+        [sys.executable, *COLLECT, *CLAIMING],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    ids = {line.strip().split("[", 1)[0] for line in done.stdout.splitlines() if "::" in line}
+    return sorted(i for i in ids if _claim(i) is not None)
+
+
+def test_every_test_named_after_a_section_is_listed_under_it() -> None:
+    where: dict[str, list[tuple[str, str]]] = {}
+    for row in ROWS:
+        for test in row["tests"].split():
+            where.setdefault(test.split("[", 1)[0], []).append((row["spec"], row["section"]))
+    wrong = []
+    for test in claiming_tests():
+        claim = _claim(test)
+        assert claim is not None
+        spec, section = claim
+        rows = where.get(test, [])
+        if not any((spec is None or spec == s) and _related(section, sec) for s, sec in rows):
+            wrong.append(f"{test} (claims {spec or ''} {section}; listed under {rows})")
+    assert not wrong, "tests named after a section no row lists them under:\n" + "\n".join(wrong)
 
 
 def test_rows_are_well_formed() -> None:
