@@ -251,8 +251,8 @@ class _Group:
 
     def _ended(self, worker: _Worker) -> None:
         code = worker.process.exitcode
-        if self.stopping and code == 0:
-            return
+        if self.stopping and code in (0, -signal.SIGTERM):
+            return  # drained; or stopped before it had its own handler
         if not worker.listening and not self.stopping and code in (Exit.USAGE, Exit.NETWORK):
             self.status = int(code)  # it failed to start and said why
         elif self.status == Exit.OK:
@@ -309,6 +309,8 @@ def _worker_main(start: _Start) -> None:
         except OSError as exc:
             raise bind_error(exc, config.host, config.port) from None
 
+    from rawpush.server import access_log
+
     try:
         run_loop(start.factory, main())
     except CLIError as exc:
@@ -317,3 +319,6 @@ def _worker_main(start: _Start) -> None:
     except Exception as exc:  # one line, never a traceback
         say(f"worker {index}: unexpected {type(exc).__name__}: {exc} (please report this)")
         sys.exit(Exit.FAILED)
+    finally:
+        # The fork gave this worker its own access-log writer: flush it.
+        access_log.disable()

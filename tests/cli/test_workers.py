@@ -195,3 +195,27 @@ async def test_a_worker_that_dies_stops_the_group(group: Group) -> None:
     assert f"rawpush: worker 1 (pid {victim}) was killed by SIGKILL: stopping the others" in err
     assert "rawpush: worker 2: draining" in err
     sub.close()
+
+
+async def test_every_worker_writes_its_access_log_lines(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    log = tmp_path / "access.log"
+    proc = await spawn(
+        "serve", "--workers", "2", "--host", "127.0.0.1", "--port", "0",
+        "--redis", redis_server.url, "--access-log", str(log),
+    )  # fmt: skip
+    assert proc.stderr is not None
+    seen: list[str] = []
+    line = await read_until(proc.stderr, "listening on ", seen)
+    base = line.split("listening on ", 1)[1]
+    assert sorted(await worker_metrics(base, 2)) == ["1", "2"]  # both answered
+    for _ in range(6):
+        response = await request("GET", parse_url(f"{base}/healthz"), timeout=LIMIT)
+        await response.read(1 << 16, timeout=LIMIT)
+        await response.aclose()
+    proc.send_signal(signal.SIGTERM)
+    code, _, err = await finish(proc)
+    assert code == 0, err
+    # Each worker flushed its own writer before it exited.
+    assert log.read_text().count("GET /healthz ") == 6
