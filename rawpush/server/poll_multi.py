@@ -126,7 +126,11 @@ async def _collect(
             return
         draining = asyncio.ensure_future(ctx.drain_event.wait())
         try:
-            await asyncio.wait({gather.woken, draining}, timeout=timeout)
+            # FIRST_COMPLETED: the first event on any channel, or the drain,
+            # answers (asyncio.wait's default waits for both, i.e. the timeout).
+            await asyncio.wait(
+                {gather.woken, draining}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             draining.cancel()
     finally:

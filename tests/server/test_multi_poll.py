@@ -9,7 +9,7 @@ from typing import Any
 from rawpush.auth import AuthConfig, Grant, PatternSet, StaticToken
 from rawpush.server.app import Server
 from tests.server.conftest import MakeServer
-from tests.server.support import eventually, request
+from tests.server.support import WAIT, eventually, request
 
 
 async def _poll(server: Server, query: str, headers: list[tuple[str, str]] | None = None) -> Any:
@@ -50,6 +50,42 @@ async def test_waits_for_the_first_event_on_any_channel(server: Server) -> None:
     assert got["events"] == [{"channel": "b", "id": event.id, "event": "tick", "data": "wake"}]
     assert got["cursor"] == f"0-0,{event.id}"
     await eventually(lambda: server.hub.stats().subscribers == 0, what="unsubscribed")
+
+
+async def test_answers_on_the_first_event_not_at_its_timeout(server: Server) -> None:
+    # The wait (30 s) outlasts the client's bound (WAIT, 10 s): only an
+    # answer sent when the event arrives gets back in time.
+    cursor = (await _poll(server, "channel=e1&channel=e2"))["cursor"]
+    waiting = asyncio.ensure_future(
+        _poll(server, f"channel=e1&channel=e2&cursor={cursor}&timeout=30")
+    )
+    await eventually(lambda: server.hub.stats().subscribers == 2, what="waiting")
+    event = await server.hub.publish("e1", "now")
+    got = await waiting
+    assert [item["id"] for item in got["events"]] == [event.id]
+    assert got["cursor"] == f"{event.id},0-0"
+    await eventually(lambda: server.hub.stats().subscribers == 0, what="unsubscribed")
+
+
+async def test_drain_answers_a_waiting_poll(server: Server) -> None:
+    cursor = (await _poll(server, "channel=d1&channel=d2"))["cursor"]
+    waiting = asyncio.ensure_future(
+        _poll(server, f"channel=d1&channel=d2&cursor={cursor}&timeout=30")
+    )
+    await eventually(lambda: server.hub.stats().subscribers == 2, what="waiting")
+    await asyncio.wait_for(server.close(), WAIT)
+    got = await asyncio.wait_for(waiting, WAIT)
+    assert got == {"events": [], "cursor": "0-0,0-0", "gaps": []}
+
+
+async def test_client_hanging_up_leaves_nothing_subscribed(server: Server) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    target = "/poll?channel=h1&channel=h2&cursor=0-0,0-0&timeout=30"
+    writer.write(f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    await eventually(lambda: server.hub.stats().subscribers == 2, what="waiting")
+    writer.close()
+    await eventually(lambda: server.hub.stats().subscribers == 0, what="unsubscribed")
+    del reader
 
 
 async def test_gap_names_the_channel_and_moves_past_it(server: Server) -> None:
