@@ -38,7 +38,7 @@ from rawpush.proto.h2 import (
     WindowOpened,
 )
 from rawpush.proto.http import HTTPConfig
-from rawpush.server import routes
+from rawpush.server import access_log, routes
 from rawpush.server.context import Context
 from rawpush.server.h2_stream import H2Stream
 from rawpush.server.host import Session
@@ -199,7 +199,9 @@ class H2Protocol(asyncio.Protocol):
     def _open(self, event: RequestReceived) -> None:
         stream = H2Stream(self, event.stream_id, tunnel=event.tunnel)
         self._track(stream)
-        stream.carry_out(routes.dispatch(self.ctx, event.request, self.peer))
+        request = event.request
+        stream.exchange = access_log.begin(request.method, request.target, "HTTP/2")
+        stream.carry_out(routes.dispatch(self.ctx, request, self.peer))
 
     def _track(self, stream: H2Stream) -> None:
         self._cancel_timer()

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from rawpush.proto.errors import HTTPError, LocalProtocolError
 from rawpush.proto.h2 import ErrorCode
 from rawpush.proto.http import Headers
+from rawpush.server import access_log
 from rawpush.server.answers import Answer, Deferred, Refusal, Reply, Takeover
 from rawpush.server.context import Context
 from rawpush.server.host import Framing, Session
@@ -49,6 +50,7 @@ class H2Stream:
         "cancel_on_eof",
         "conn",
         "ctx",
+        "exchange",
         "kind",
         "messages_in",
         "messages_out",
@@ -69,6 +71,8 @@ class H2Stream:
         self.cancel_on_eof = False
         self._window_paused = False
         self._done = False
+        #: its access-log line while the log is on (rawpush.server.access_log)
+        self.exchange: access_log.Exchange | None = None
         # Bytes are counted by the connection; a stream counts messages.
         self.bytes_in = 0
         self.bytes_out = 0
@@ -86,6 +90,8 @@ class H2Stream:
             self._finish(answer)
         elif isinstance(answer, Deferred):
             self.kind = answer.kind
+            if self.exchange is not None:
+                self.exchange.transport = answer.kind
             self._labels = labels(answer.kind)
             self.cancel_on_eof = answer.cancel_on_eof
             self._task = asyncio.ensure_future(answer.answer)
@@ -95,6 +101,8 @@ class H2Stream:
 
     def _install(self, takeover: Takeover) -> None:
         self.kind = takeover.kind
+        if self.exchange is not None:
+            self.exchange.transport = takeover.kind
         self._labels = labels(takeover.kind)
         session = takeover.open(self)
         self.session = session
@@ -131,11 +139,18 @@ class H2Stream:
                 data = conn.h2.respond(self.stream_id, answer.status, answer.headers, answer.body)
         except LocalProtocolError:
             data = b""  # the peer reset the stream meanwhile
-        conn.write(data)
+        self._out(data)
         self._end()
 
     def _count_status(self, status: int) -> None:
         self.ctx.metrics.inc("rawpush_http_responses_total", (("status", str(status)),))
+        if self.exchange is not None:
+            self.exchange.status = status
+
+    def _out(self, data: bytes) -> None:
+        if self.exchange is not None:
+            self.exchange.sent += len(data)
+        self.conn.write(data)
 
     # -- the Host operations -------------------------------------------------------
 
@@ -144,7 +159,7 @@ class H2Stream:
             return
         conn = self.conn
         try:
-            conn.write(conn.h2.send_data(self.stream_id, data))
+            self._out(conn.h2.send_data(self.stream_id, data))
         except LocalProtocolError:
             return  # reset by the peer; the reset event ends the session
         high = self.ctx.config.write_high_water
@@ -177,14 +192,14 @@ class H2Stream:
         conn = self.conn
         # LocalProtocolError: ended already (a session's end_stream), or reset.
         with contextlib.suppress(LocalProtocolError):
-            conn.write(conn.h2.end_stream(self.stream_id))
+            self._out(conn.h2.end_stream(self.stream_id))
         self._end()
 
     def abort(self) -> None:
         """RST_STREAM CANCEL: what is queued for this stream is dropped."""
         if self._done:
             return
-        self.conn.write(self.conn.h2.reset(self.stream_id, ErrorCode.CANCEL))
+        self._out(self.conn.h2.reset(self.stream_id, ErrorCode.CANCEL))
         self._end()
 
     def pause_reading(self) -> None:
@@ -197,20 +212,20 @@ class H2Stream:
 
     def open_stream(self, status: int, headers: Headers) -> Framing:
         self._count_status(status)
-        self.conn.write(self.conn.h2.send_head(self.stream_id, status, headers))
+        self._out(self.conn.h2.send_head(self.stream_id, status, headers))
         return Framing.RAW
 
     def end_stream(self) -> None:
         if self._done:
             return
         with contextlib.suppress(LocalProtocolError):  # reset meanwhile
-            self.conn.write(self.conn.h2.end_stream(self.stream_id))
+            self._out(self.conn.h2.end_stream(self.stream_id))
 
     def switch_protocols(self, headers: Headers) -> bytes:
         # RFC 8441 section 5: a 200 to the extended CONNECT; the WebSocket
         # bytes then travel as DATA, and none came before this answer.
         self._count_status(200)
-        self.conn.write(self.conn.h2.accept_tunnel(self.stream_id, headers))
+        self._out(self.conn.h2.accept_tunnel(self.stream_id, headers))
         return b""
 
     def refuse(self, error: HTTPError) -> None:
@@ -221,7 +236,7 @@ class H2Stream:
             data = self.conn.h2.respond_error(self.stream_id, error)
         except LocalProtocolError:
             data = b""
-        self.conn.write(data)
+        self._out(data)
         self._end()
 
     def disconnect(self, reason: str) -> None:
@@ -252,6 +267,9 @@ class H2Stream:
 
     def _end(self) -> None:
         self._done = True
+        exchange, self.exchange = self.exchange, None  # _end may run twice
+        if exchange is not None:
+            access_log.end(exchange, self.conn.peer)
         self.fold_counters()
         self.ctx.connections.discard(self)
         self.conn.stream_done(self)
