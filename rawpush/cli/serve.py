@@ -19,7 +19,7 @@ import logging
 from typing import Any
 
 from rawpush.auth import AuthConfig, Grant, JWTConfig, PatternSet
-from rawpush.cli import config_file, logs, workers
+from rawpush.cli import config_file, limits, logs, workers
 from rawpush.cli.checks import check_redis, check_tls
 from rawpush.cli.errors import CLIError, Exit, bind_error, describe, say
 from rawpush.proto.errors import LocalProtocolError
@@ -93,6 +93,10 @@ _FLAGS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
 }
 
 
+#: defaults the serve command chooses itself, as --help shows them
+_SERVE_DEFAULTS = {"max_connections": "the descriptor limit less a 5 percent reserve"}
+
+
 def _default(dest: str) -> Any:
     value: Any = _DEFAULTS
     for part in dest.split("."):
@@ -105,7 +109,7 @@ def _add_flags(p: argparse._ActionsContainer, flags: tuple[tuple[str, str, str, 
     for flag, dest, unit, text in flags:
         value = _default(dest)
         kind = type(value)
-        shown = f"{value} {unit}".rstrip()
+        shown = _SERVE_DEFAULTS.get(dest) or f"{value} {unit}".rstrip()
         # "--max-channels none" lifts the limit.
         lift = "; none for no limit" if dest in optional else ""
         p.add_argument(
@@ -374,6 +378,14 @@ def _run(args: argparse.Namespace) -> int:
         path = args.jwt_public_key
         raise CLIError(f"--jwt-public-key {path}", describe(exc)[0], Exit.USAGE) from None
     check_tls(config.certfile, config.keyfile)
+    descriptors = limits.raise_descriptor_limit()
+    if getattr(args, "max_connections", None) is None:
+        allowed, reserve = limits.connections_allowed(descriptors)
+        config = dataclasses.replace(config, max_connections=allowed)
+        logger.debug(
+            "max connections %d: the descriptor limit %d less %d for everything else",
+            allowed, descriptors, reserve,
+        )
     _start_access_log(args.access_log)
     logger.debug("configuration: %s", _shown(config))
     # serve_forever drains on SIGINT itself; this only hides a second Ctrl-C.
