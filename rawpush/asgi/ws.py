@@ -7,9 +7,11 @@ subclass of ``WSSession`` that keeps everything above the frames: the hub
 subscription made before the connection is accepted, the outbox and its
 overflow policy, the gap notice, the replay from ``lastEventId``, text
 messages published to the channel in order (reading pauses while the hub
-holds them), binary messages closed with 1003, the drain's 1001. Only the
-wire differs: an event is ``websocket.send`` with the text of the very
-JSON payload the frame would carry, a close is ``websocket.close``.
+holds them), binary messages published as bytes, the drain's 1001. Only
+the wire differs: an event is ``websocket.send`` with the very payload
+the frame would carry (``text``: the JSON of a text event; ``bytes``: a
+binary event's bytes alone, RFC 6455 section 5.6), a close is
+``websocket.close``.
 
 What ASGI cannot express, and who does it instead:
 
@@ -77,12 +79,18 @@ _CHECKED = (
 _DRAINING = HTTPError("the server is shutting down", 503, (("Retry-After", "1"),))
 
 
-def text_of(event: HubEvent) -> str:
-    """The message ``{"id","event","data"}`` of ``event`` as text, cached."""
-    text: str | None = event.encoded.get(WS_TEXT_KEY)
-    if text is None:
-        text = event.encoded[WS_TEXT_KEY] = ws_frame(event).payload.decode("utf-8")
-    return text
+def message_of(event: HubEvent) -> str | bytes:
+    """What ``websocket.send`` carries for ``event``, cached: the text
+    ``{"id","event","data"}``, or a binary event's bytes (the frame's
+    payload either way, so both hosts send the same message)."""
+    message: str | bytes | None = event.encoded.get(WS_TEXT_KEY)
+    if message is None:
+        payload = ws_frame(event).payload
+        # Only a text frame's payload is UTF-8 (section 5.6); a binary
+        # event's bytes go out as they were published.
+        message = payload if isinstance(event.data, bytes) else payload.decode("utf-8")
+        event.encoded[WS_TEXT_KEY] = message
+    return message
 
 
 class ASGIWSSession(WSSession):
@@ -105,11 +113,14 @@ class ASGIWSSession(WSSession):
 
     # -- what goes out ----------------------------------------------------------
 
-    def _encode(self, event: HubEvent) -> str:  # type: ignore[override]
-        return text_of(event)
+    def _encode(self, event: HubEvent) -> str | bytes:  # type: ignore[override]
+        return message_of(event)
 
-    def _write(self, data: str) -> None:  # type: ignore[override]
-        self.host.send_text(data)
+    def _write(self, data: str | bytes) -> None:  # type: ignore[override]
+        if isinstance(data, str):
+            self.host.send_text(data)
+        else:
+            self.host.send_bytes(data)
 
     def _flush(self) -> None:
         pass  # no core, no control frames: the ASGI server has them
@@ -279,6 +290,9 @@ class WSExchange(Exchange):
         # Sized in characters: the same as bytes for ASCII JSON, and the
         # watermarks are approximate anyway.
         self.sender.put({"type": "websocket.send", "text": text}, len(text))
+
+    def send_bytes(self, data: bytes) -> None:
+        self.sender.put({"type": "websocket.send", "bytes": data}, len(data))
 
     def close_with(self, code: int, reason: str) -> None:
         """The close code and reason ``close()`` will send."""

@@ -228,11 +228,21 @@ async def _ws(app: App, *messages: Message) -> Peer:
     return peer
 
 
-async def test_6455_7_4_1_binary_is_1003_and_too_big_is_1009() -> None:
+async def test_6455_7_4_1_binary_is_published_as_bytes_and_too_big_is_1009() -> None:
     app = App(drain_on_signal=False)
-    peer = await _ws(app, {"type": "websocket.receive", "bytes": b"\x00"})
-    assert peer.sent[-1] == {"type": "websocket.close", "code": 1003,
-                             "reason": "binary messages are not supported"}
+    # A binary message is a binary publish; the peer, subscribed to the
+    # channel, gets it back as bytes, not as text (section 5.6).
+    peer = Peer({"type": "websocket.connect"})
+    task = await call(app, ws_scope("/ws/w"), peer)
+    await peer.until(lambda sent: any(m["type"] == "websocket.accept" for m in sent))
+    peer.inbox.put_nowait({"type": "websocket.receive", "bytes": b"\x00\xff"})
+    await peer.until(lambda sent: any(m.get("bytes") == b"\x00\xff" for m in sent))
+    peer.inbox.put_nowait({"type": "websocket.disconnect", "code": 1000})
+    async with asyncio.timeout(WAIT):
+        await task
+    assert [m for m in peer.sent if m["type"] == "websocket.send"] == [
+        {"type": "websocket.send", "bytes": b"\x00\xff"}
+    ]
     limit = app.config.ws.max_message_size
     peer = await _ws(app, {"type": "websocket.receive", "text": "x" * (limit + 1)})
     assert peer.sent[-1]["code"] == 1009

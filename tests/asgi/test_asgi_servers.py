@@ -166,6 +166,28 @@ async def test_multichannel_sse_and_poll_resume_per_channel_and_the_client_file(
         assert (status, body) == (200, b"ready\n")
 
 
+async def test_6455_5_6_binary_events_are_binary_messages_both_ways(running: Running) -> None:
+    """A binary publish (POST application/octet-stream, or a binary
+    message on /ws/{ch}) reaches a WebSocket subscriber as a binary
+    message of its bytes, as over rawpush's own HTTP/1.1 host."""
+    first = await publish(running, "bin", "text first")
+    octets = bytes(range(256))  # not UTF-8
+    url = f"{running.push.replace('http', 'ws', 1)}/ws/bin?lastEventId={first}"
+    async with asyncio.timeout(WAIT), websockets.connect(url) as ws:
+        status, _, body = await fetch(
+            "POST",
+            f"{running.push}/publish/bin",
+            octets,
+            (("Content-Type", "application/octet-stream"),),
+        )
+        assert status == 200, body
+        assert await ws.recv() == octets
+        await ws.send(b"\xff\x00 from the socket")
+        assert await ws.recv() == b"\xff\x00 from the socket"
+        await publish(running, "bin", "text after")
+        assert json.loads(await ws.recv())["data"] == "text after"
+
+
 HEALTHY = 200
 
 
