@@ -4,9 +4,10 @@ true: a row without a test, a test id pytest cannot find, or code that does
 not import fails CI, and so does a required section with no row.
 
 The other way round, tests declare what they check by their names: a test
-of the protocol core or of a conformance suite (``CLAIMING``) named after a section (``test_5_5_1_...``, or after
-an RFC and a section, ``test_7692_7_1_...``) claims that section, so it
-must be listed in a row, under that section or one inside it (or around it).
+of the protocol core or of a conformance suite (``CLAIMING``) named after
+a section (``test_5_5_1_...``, or after an RFC and a section,
+``test_7692_7_1_...``) claims that section, so it must be listed in a row,
+under that section or one inside it (or around it).
 The HTTP/2 suites name RFC 7541 (HPACK) too: the table has no HPACK spec of
 its own, so a ``test_7541_...`` claims RFC 9113 section 4.3 (header
 compression and decompression), whose rows list the HPACK cases.
