@@ -24,6 +24,10 @@ gave some: a host name that does not resolve, a certificate that does
 not verify (exit 3), a request the server refused with a 4xx, an answer
 that is not an event stream, a WebSocket closed for a policy (exit 4).
 Ctrl-C ends it quietly with status 130.
+
+``--http2`` carries SSE and long polls over HTTP/2 (ALPN ``h2`` on
+https://, prior knowledge on http://; ``rawpush.client.h2``). A server
+that does not speak it is a permanent error (exit 4), not a retry.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from dataclasses import dataclass
 
 from rawpush.cli.errors import CLIError, Exit, describe, say
 from rawpush.cli.runner import run_main
+from rawpush.client.h2 import HTTP2Unavailable
 from rawpush.client.http import (
     URL,
     HTTPStatusError,
@@ -52,7 +57,7 @@ from rawpush.client.sse import GAP_EVENT, open_stream
 from rawpush.client.ws import ConnectionClosed, InvalidHandshake, connect
 from rawpush.sse import Decoder, SSEDecodeError
 
-__all__ = ["add_tail_parser", "ssl_from_args"]
+__all__ = ["H2_FIX", "add_http2_flag", "add_tail_parser", "ssl_from_args"]
 
 #: bound on TCP + TLS + the request's answer (or the WebSocket handshake)
 OPEN_TIMEOUT = 10.0
@@ -83,7 +88,18 @@ def add_tail_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--retry-delay", type=float, default=1.0, metavar="SECONDS",
                    help="first wait after a failure, doubled after each, at most "
                         f"{MAX_DELAY:g} s (default %(default)s s)")
+    add_http2_flag(p)
     add_tls_flags(p)
+
+
+def add_http2_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--http2", action="store_true",
+                   help="speak HTTP/2: ALPN h2 on https://, prior knowledge on http:// "
+                        "(http(s):// URLs only)")
+
+
+#: the fix a ``--http2`` line offers when the server has no HTTP/2
+H2_FIX = "is it serving with --no-http2? leave out --http2 to use HTTP/1.1"
 
 
 def add_tls_flags(p: argparse.ArgumentParser) -> None:
@@ -161,6 +177,7 @@ _Stream = AsyncGenerator[_Item, None]
 class _Opts:
     headers: tuple[tuple[str, str], ...]
     ssl: ssl.SSLContext | None
+    http2: bool = False
 
 
 async def _ws(url: URL, resume: str | None, opts: _Opts) -> _Stream:
@@ -212,10 +229,12 @@ async def _sse(url: URL, resume: str | None, opts: _Opts) -> _Stream:
     try:
         response = await open_stream(
             url, last_event_id=resume or "", headers=opts.headers, ssl=opts.ssl,
-            timeout=OPEN_TIMEOUT,
+            timeout=OPEN_TIMEOUT, http2=opts.http2,
         )
     except HTTPStatusError as exc:
         raise _status_error(exc) from None
+    except HTTP2Unavailable as exc:
+        raise _Final(str(exc), Exit.REFUSED, H2_FIX) from None
     decoder = Decoder(MAX_SSE_EVENT, MAX_SSE_EVENT, resume or "")
     try:
         yield None
@@ -238,13 +257,17 @@ async def _sse(url: URL, resume: str | None, opts: _Opts) -> _Stream:
 
 
 async def _poll(url: URL, resume: str | None, opts: _Opts) -> _Stream:
-    poller = LongPoller(str(url), cursor=resume, headers=opts.headers, ssl=opts.ssl)
+    poller = LongPoller(
+        str(url), cursor=resume, headers=opts.headers, ssl=opts.ssl, http2=opts.http2
+    )
     opened = False
     while True:
         try:
             result = await poller.poll_once()
         except HTTPStatusError as exc:
             raise _status_error(exc) from None
+        except HTTP2Unavailable as exc:
+            raise _Final(str(exc), Exit.REFUSED, H2_FIX) from None
         if not opened:
             opened = True
             yield None
@@ -281,12 +304,16 @@ def _permanent(exc: OSError) -> tuple[str, str | None] | None:
 async def _tail(args: argparse.Namespace) -> None:
     url = parse_url(args.url)
     if url.scheme in ("ws", "wss"):
+        if args.http2:
+            raise CLIError(f"tail {url}", "--http2 needs an http(s):// URL", Exit.USAGE)
         session, name = _ws, "WebSocket"
     elif "/poll/" in url.target:
         session, name = _poll, "long polling"
     else:
         session, name = _sse, "SSE"
-    opts = _Opts(with_token((), args.token), ssl_from_args(args))
+    opts = _Opts(with_token((), args.token), ssl_from_args(args), args.http2)
+    if args.http2:
+        name += " over HTTP/2"
     resume: str | None = args.last_event_id
     failures = 0
     where = f"tail {url}"

@@ -9,6 +9,8 @@ URL it sends a text frame instead and prints the id of that event as it
 comes back (the publishing socket is a subscriber too); a WebSocket frame
 has no event name, so ``--event`` is HTTP only. A refusal prints the
 server's own message in one line (exit 4; see ``rawpush.cli.errors``).
+``--http2`` POSTs over HTTP/2 (http(s):// only); a server that does not
+speak it is refused in one line too.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from urllib.parse import urlencode
 
 from rawpush.cli.errors import CLIError, Exit, describe
 from rawpush.cli.runner import _quiet_connect_race, run_main
-from rawpush.cli.tail import add_tail_parser, add_tls_flags, ssl_from_args
+from rawpush.cli.tail import H2_FIX, add_http2_flag, add_tail_parser, add_tls_flags, ssl_from_args
+from rawpush.client import h2
 from rawpush.client.http import error_message, parse_url, request
 from rawpush.client.ws import ConnectionClosed, InvalidHandshake, connect
 
@@ -39,6 +42,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("data", help="the event's data; - reads it from stdin, @FILE from a file")
     p.add_argument("--event", default=None, metavar="NAME", help="event name (HTTP only)")
     p.add_argument("--token", default=None, help="send 'Authorization: Bearer TOKEN'")
+    add_http2_flag(p)
     add_tls_flags(p)
 
 
@@ -65,9 +69,13 @@ async def _publish_http(args: argparse.Namespace, data: str) -> str:
     headers = [("Content-Type", "text/plain; charset=utf-8")]
     if args.token:
         headers.append(("Authorization", f"Bearer {args.token}"))
-    response = await request(
-        "POST", url, headers=headers, body=data.encode(), ssl=ssl_from_args(args), timeout=30
-    )
+    send = h2.request if args.http2 else request
+    try:
+        response = await send(
+            "POST", url, headers=headers, body=data.encode(), ssl=ssl_from_args(args), timeout=30
+        )
+    except h2.HTTP2Unavailable as exc:
+        raise CLIError(f"publish to {url}", str(exc), Exit.REFUSED, H2_FIX) from None
     try:
         body = await response.read(1 << 20, timeout=30)
     finally:
@@ -91,6 +99,8 @@ async def _publish_ws(args: argparse.Namespace, data: str) -> str:
     if args.event:
         raise CLIError(where, "--event needs an http(s):// URL: a WebSocket frame has no name",
                        Exit.USAGE)
+    if args.http2:
+        raise CLIError(where, "--http2 needs an http(s):// URL", Exit.USAGE)
     headers = [("Authorization", f"Bearer {args.token}")] if args.token else []
     context = ssl_from_args(args) if args.url.startswith("wss:") else None
     try:

@@ -25,12 +25,14 @@ import ssl as _ssl
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from importlib import metadata
+from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 
 import h11
 
 __all__ = [
     "URL",
+    "AnyResponse",
     "HTTPStatusError",
     "Response",
     "SSLArg",
@@ -212,6 +214,29 @@ class Response:
             await self._writer.wait_closed()
 
 
+class AnyResponse(Protocol):
+    """What a response offers whichever HTTP version carried it: ``Response``
+    here, ``rawpush.client.h2.H2Response`` over HTTP/2."""
+
+    url: URL
+    status: int
+    reason: str
+    headers: list[tuple[str, str]]
+
+    def header(self, name: str) -> str | None: ...
+
+    @property
+    def content_type(self) -> str: ...
+
+    async def read_chunk(self, timeout: float | None = None) -> bytes: ...
+
+    async def read(self, limit: int, timeout: float | None = None) -> bytes: ...
+
+    def close(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
 def _ssl_context(url: URL, ssl: SSLArg) -> _ssl.SSLContext | None:
     if not url.secure:
         return None
@@ -308,7 +333,7 @@ def error_message(body: bytes) -> str:
     return text.splitlines()[0][:300] if text else ""
 
 
-async def error_text(response: Response, limit: int = 64 * 1024, timeout: float = 5.0) -> str:
+async def error_text(response: AnyResponse, limit: int = 64 * 1024, timeout: float = 5.0) -> str:
     """Read an error answer's body and return ``error_message`` of it, or
     the reason phrase when the body cannot be had; closes the response."""
     try:

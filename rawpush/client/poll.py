@@ -34,6 +34,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode
 
+from rawpush.client import h2
 from rawpush.client.http import (
     URL,
     HTTPStatusError,
@@ -106,7 +107,9 @@ class LongPoller:
 
     ``cursor`` is where to start (None: only events published from now
     on); ``timeout`` how long each request asks the server to wait;
-    ``max_body`` the largest answer read, in bytes.
+    ``max_body`` the largest answer read, in bytes. ``http2=True`` polls
+    over HTTP/2 (``rawpush.client.h2``); a server without it closes the
+    poller (``LongPollClosed`` with status 0).
     """
 
     def __init__(
@@ -122,6 +125,7 @@ class LongPoller:
         grace: float = 10.0,
         ssl: SSLArg = None,
         max_body: int = MAX_BODY,
+        http2: bool = False,
     ) -> None:
         self.url = parse_url(url)
         if self.url.scheme not in ("http", "https"):
@@ -136,6 +140,7 @@ class LongPoller:
         self._max_retry = max_retry
         self._grace = grace
         self._ssl = ssl
+        self._send = h2.request if http2 else request
         self._failures = 0
         self._closed = asyncio.Event()
 
@@ -150,6 +155,8 @@ class LongPoller:
                     break
             try:
                 result = await self.poll_once()
+            except h2.HTTP2Unavailable as exc:
+                raise LongPollClosed(0, str(exc)) from None
             except OSError:
                 self._failures += 1
                 continue
@@ -159,10 +166,11 @@ class LongPoller:
 
     async def poll_once(self) -> PollResult:
         """One request. ``OSError`` on network failure or 5xx (retry),
-        ``LongPollClosed`` on 4xx or a malformed answer (do not)."""
+        ``LongPollClosed`` on 4xx or a malformed answer (do not);
+        ``h2.HTTP2Unavailable`` (an ``OSError``) when ``http2`` finds none."""
         url = with_query(self.url, cursor=self.cursor, timeout=f"{self.timeout:g}")
         wait = self.timeout + self._grace
-        response = await request("GET", url, headers=self._headers, ssl=self._ssl, timeout=wait)
+        response = await self._send("GET", url, headers=self._headers, ssl=self._ssl, timeout=wait)
         try:
             body = await response.read(self._max_body, timeout=wait)
         finally:

@@ -52,10 +52,11 @@ from collections import deque
 from collections.abc import Iterable
 from types import TracebackType
 
+from rawpush.client import h2
 from rawpush.client.http import (
     URL,
+    AnyResponse,
     HTTPStatusError,
-    Response,
     SSLArg,
     backoff,
     error_text,
@@ -97,11 +98,14 @@ async def open_stream(
     max_redirects: int = 5,
     ssl: SSLArg = None,
     timeout: float | None = None,
-) -> Response:
+    http2: bool = False,
+) -> AnyResponse:
     """One connection attempt: request the stream, follow redirects, and
     check the answer. Returns an open event stream; raises
     ``EventSourceClosed`` when the server refused it, ``OSError`` when the
-    network failed (worth retrying)."""
+    network failed (worth retrying). ``http2``: over HTTP/2
+    (``rawpush.client.h2``; ``h2.HTTP2Unavailable`` when the server has none)."""
+    send = h2.request if http2 else request
     all_headers = [
         ("Accept", EVENT_STREAM),
         # 9.2.3: "the user agent should not use a cached copy of the stream".
@@ -113,7 +117,9 @@ async def open_stream(
         # request() sends every header value UTF-8 encoded).
         all_headers.append(("Last-Event-ID", last_event_id))
     for _ in range(max_redirects + 1):
-        response = await request("GET", url, headers=all_headers, ssl=ssl, timeout=timeout)
+        response: AnyResponse = await send(
+            "GET", url, headers=all_headers, ssl=ssl, timeout=timeout
+        )
         location = response.header("location")
         if response.status in _REDIRECTS and location:
             await response.aclose()
@@ -147,7 +153,10 @@ class EventSource:
     request; ``token`` adds ``Authorization: Bearer``. ``ssl`` is an
     ``SSLContext``, or ``False`` to skip verification on https://.
     ``max_event_size`` bounds a line and an event's data, in characters
-    (see the module docstring for the default).
+    (see the module docstring for the default). ``http2=True`` speaks
+    HTTP/2 (ALPN ``h2`` on https://, prior knowledge on http://; see
+    ``rawpush.client.h2``); a server without it fails the source for good
+    (``EventSourceClosed`` with status 0).
     """
 
     def __init__(
@@ -163,6 +172,7 @@ class EventSource:
         ssl: SSLArg = None,
         read_timeout: float | None = None,
         max_event_size: int = MAX_SSE_EVENT,
+        http2: bool = False,
     ) -> None:
         self.url = parse_url(url)
         if self.url.scheme not in ("http", "https"):
@@ -176,9 +186,10 @@ class EventSource:
         self._ssl = ssl
         self._read_timeout = read_timeout
         self._max_size = max_event_size
+        self._http2 = http2
         self._decoder = self._new_decoder(last_event_id or "")
         self._pending: deque[Event] = deque()
-        self._response: Response | None = None
+        self._response: AnyResponse | None = None
         self._failures = 0  # failed attempts in a row, for backoff
         self._first_attempt = True
         self._closed = asyncio.Event()
@@ -244,9 +255,13 @@ class EventSource:
                 max_redirects=self._max_redirects,
                 ssl=self._ssl,
                 timeout=self._read_timeout,
+                http2=self._http2,
             )
         except EventSourceClosed as exc:
             self._fail(exc)
+            return
+        except h2.HTTP2Unavailable as exc:
+            self._fail(EventSourceClosed(0, str(exc)))
             return
         except OSError:
             self._failures += 1
