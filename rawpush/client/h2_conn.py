@@ -32,6 +32,7 @@ Choices:
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -58,6 +59,10 @@ WINDOW = 1 << 20
 #: SETTINGS_MAX_HEADER_LIST_SIZE we announce: the HTTP/1.1 client's head limit
 MAX_HEADER_LIST = 64 * 1024
 _DEFAULT_WINDOW = 65_535
+#: RFC 9110 section 5.1 (a field name is a token) and RFC 9113 section
+#: 8.2.1 (no NUL, CR or LF in a value, no whitespace around it)
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_BAD_VALUE = re.compile(r"[\x00\r\n]|^[ \t]|[ \t]$")
 _FRAME_HEADER = 9
 _GOAWAY = 0x7
 #: section 8.2.2: connection-specific fields are malformed in HTTP/2;
@@ -165,12 +170,15 @@ class H2ClientConnection:
             (b":path", target.encode()),
         ]
         for name, value in headers:
+            if _BAD_VALUE.search(value) or not _TOKEN.fullmatch(name):
+                # Section 8.2.1: such a field is malformed; never let it out.
+                raise ValueError(f"cannot send this request: bad header {name!r}: {value!r}")
             if name.lower() not in _DROPPED:
                 fields.append((name.lower().encode(), value.encode()))
         self._stream = self._h2.get_next_available_stream_id()
         try:
             self._h2.send_headers(self._stream, fields, end_stream=body is None)
-        except h2.exceptions.ProtocolError as exc:
+        except h2.exceptions.ProtocolError as exc:  # pragma: no cover - checked above
             raise ValueError(f"cannot send this request: {exc}") from exc
         if body is not None:
             self._body, self._end_body = body, True
@@ -252,10 +260,9 @@ class H2ClientConnection:
         while len(buf) - at >= _FRAME_HEADER:
             length = int.from_bytes(buf[at : at + 3], "big")
             if length > self._h2.max_inbound_frame_size:
-                # h2 answers it with FRAME_SIZE_ERROR (section 4.2).
-                kept += buf[at:]
-                at = len(buf)
-                break
+                # Section 4.2: larger than our SETTINGS_MAX_FRAME_SIZE.
+                self._h2.close_connection(h2.errors.ErrorCodes.FRAME_SIZE_ERROR)
+                self._fail(f"HTTP/2 error from {self._peer}: a {length}-byte frame", 0x6)
             end = at + _FRAME_HEADER + length
             if end > len(buf):
                 break
