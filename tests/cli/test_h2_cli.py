@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from rawpush.hub import Hub
 from rawpush.server.app import Server
 from rawpush.server.config import ServerConfig
 from tests.cli.support import REFUSED, USAGE, interrupt, one_line, read_until, run, spawn
@@ -38,6 +39,41 @@ async def test_9113_3_3_tail_http2_prints_events(path: str) -> None:
         assert await interrupt(proc) == 130
         assert h2_connections(server) >= 1
         assert server.metrics.get("rawpush_h2_streams_total") >= 1
+
+
+async def test_9113_6_8_tail_http2_follows_a_drain_and_resumes() -> None:
+    hub = Hub()  # outlives both servers: ids and history carry over
+    first = Server(ServerConfig(port=0, drain_retry_ms=100), hub)
+    await first.start()
+    port = first.port
+    url = f"{first.url}/sse/c"
+    proc = await spawn("tail", "--http2", url, "--format", "plain")
+    assert proc.stdout is not None and proc.stderr is not None
+    err: list[str] = []
+    try:
+        await read_until(proc.stderr, "connected to", err)
+        before = await hub.publish("c", "before")
+        assert await read_until(proc.stdout, "before", []) == f"{before.id}\tmessage\tbefore"
+        await first.close()  # GOAWAY, then the retry hint on the open stream
+        retry = await read_until(proc.stderr, "retrying in", err)
+        second = Server(ServerConfig(port=port, drain_retry_ms=100), hub)
+        await second.start()
+        try:
+            after = await hub.publish("c", "after")
+            assert await read_until(proc.stdout, "after", []) == f"{after.id}\tmessage\tafter"
+            resumed = await read_until(proc.stderr, "connected to", err)
+            assert h2_connections(second) >= 1
+        finally:
+            await second.close()
+    finally:
+        code = await interrupt(proc)
+        await hub.close()
+    assert code == 130
+    # RFC 9113 section 6.8: the stream the GOAWAY covered finished with its hint.
+    assert "(the server's retry hint)" in retry, err
+    assert resumed == (
+        f"rawpush: connected to 127.0.0.1:{port} via SSE over HTTP/2, resuming after {before.id}"
+    )
 
 
 async def test_9113_3_2_tail_http2_over_tls(tmp_path: Path) -> None:
