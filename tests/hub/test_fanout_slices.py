@@ -20,7 +20,7 @@ class Log:
     """One list of (listener name, data) for every listener: the order of delivery."""
 
     def __init__(self) -> None:
-        self.entries: list[tuple[str, str]] = []
+        self.entries: list[tuple[str, str | bytes]] = []
 
     def listener(self, name: str) -> object:
         def deliver(event: HubEvent) -> None:
@@ -91,7 +91,7 @@ async def test_every_subscriber_sees_id_order_across_sliced_events() -> None:
     assert hub.delivery.busy("c")
     # Joins while event 1 is still being handed over: it was not in event
     # 1's audience, so it gets 2 and 3 only.
-    late: list[str] = []
+    late: list[str | bytes] = []
     await hub.subscribe("c", lambda e: late.append(e.data))
     await hub.publish("c", "2")
     await hub.publish("c", "3")
@@ -99,7 +99,7 @@ async def test_every_subscriber_sees_id_order_across_sliced_events() -> None:
     assert all([e.data for e in events] == ["1", "2", "3"] for events in got.values())
     assert late == ["2", "3"]
     # A resume from the first id gets the rest once, replayed or live.
-    resumed: list[str] = []
+    resumed: list[str | bytes] = []
     sub = await hub.subscribe("c", lambda e: resumed.append(e.data), first.id)
     assert [e.data for e in sub.replay.events] == ["2", "3"]
     await hub.close()
