@@ -200,3 +200,55 @@ async def test_9113_8_1_error_answers_carry_the_servers_words(make_server: MakeS
 
 def _config(*, port: int, drain_retry_ms: int) -> ServerConfig:
     return dataclasses.replace(FAST, port=port, drain_retry_ms=drain_retry_ms)
+
+
+async def test_read_is_bounded_and_a_silence_times_out(
+    make_server: MakeServer, tmp_path: Path
+) -> None:
+    cert, key = self_signed(tmp_path)
+    server = await make_server(certfile=cert, keyfile=key)
+    # ssl=False: TLS without verification, as the HTTP/1.1 client reads it.
+    response = await request("GET", parse_url(f"{server.url}/rawpush.js"), ssl=False)
+    with pytest.raises(ConnectionError, match="larger than 100 bytes"):
+        await response.read(100, timeout=LIMIT)
+    assert await response.read_chunk() == b""  # closed: the body is over for us
+    stream = await request(
+        "GET", parse_url(f"{server.url}/sse/quiet"), headers=[("Accept", "text/event-stream")],
+        ssl=False,
+    )  # fmt: skip
+    assert stream.status == 200 and stream.content_type == "text/event-stream"
+    # The heartbeat is 30 s away and nothing is published: a silence.
+    with pytest.raises(TimeoutError, match="no data from"):
+        await stream.read_chunk(timeout=0.05)
+    await stream.aclose()
+
+
+async def test_close_ends_a_pending_read(make_server: MakeServer) -> None:
+    server = await make_server()
+    stream = await request(
+        "GET", parse_url(f"{server.url}/sse/quiet"), headers=[("Accept", "text/event-stream")]
+    )
+    pending = asyncio.ensure_future(stream.read_chunk())
+    await asyncio.wait([pending], timeout=0)  # let the read start
+    stream.close()
+    with pytest.raises(ConnectionError):
+        async with asyncio.timeout(LIMIT):
+            await pending
+
+
+async def test_a_server_that_never_answers_times_out() -> None:
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)  # read nothing, answer nothing
+
+    silent = await asyncio.start_server(hold, "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises(TimeoutError, match="no response from"):
+            await request("GET", parse_url(f"http://127.0.0.1:{port}/"), timeout=0.1)
+    finally:
+        for writer in held:
+            writer.close()
+        silent.close()
+        await silent.wait_closed()
