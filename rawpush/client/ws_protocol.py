@@ -25,6 +25,7 @@ import asyncio
 import collections
 import os
 from collections.abc import AsyncIterator
+from typing import cast
 
 from rawpush.client.ws_errors import ConnectionClosed, InvalidHandshake, closed_error, retry_hint
 from rawpush.proto.errors import HandshakeError, WebSocketError, WebSocketLocalError
@@ -316,7 +317,9 @@ class WebSocketClient(asyncio.Protocol):
     # -- asyncio.Protocol --------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # uvloop's transports are not asyncio.Transport subclasses but
+        # offer the same interface.
+        transport = cast("asyncio.Transport", transport)
         self._transport = transport
         transport.set_write_buffer_limits(high=self._write_limit)
         transport.write(self._handshake.data_to_send())

@@ -22,6 +22,7 @@ import contextlib
 import functools
 import socket
 import struct
+from typing import cast
 
 from rawpush.proto.errors import H2Error, LocalProtocolError
 from rawpush.proto.h2 import (
@@ -93,7 +94,9 @@ class H2Protocol(asyncio.Protocol):
     # -- asyncio callbacks ---------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # uvloop's transports are not asyncio.Transport subclasses but
+        # offer the same interface.
+        transport = cast("asyncio.Transport", transport)
         self.transport = transport
         ctx = self.ctx
         ctx.connections.add(self)

@@ -29,6 +29,7 @@ import logging
 import socket
 import struct
 from collections.abc import Callable
+from typing import cast
 
 from rawpush.proto.chunked import LAST_CHUNK
 from rawpush.proto.errors import HTTPError, LocalProtocolError
@@ -121,7 +122,9 @@ class HTTPProtocol(asyncio.Protocol):
     # -- asyncio callbacks -------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # uvloop's transports are not asyncio.Transport subclasses but
+        # offer the same interface.
+        transport = cast("asyncio.Transport", transport)
         self.transport = transport
         ctx = self.ctx
         ssl_object = transport.get_extra_info("ssl_object")

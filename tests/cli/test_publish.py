@@ -12,7 +12,7 @@ from rawpush.server.config import ServerConfig
 from tests.cli.support import NETWORK, REFUSED, USAGE, free_port, one_line, run
 
 
-async def _last(server: Server, start: str, out: str) -> str:
+async def _last(server: Server, start: str, out: str) -> str | bytes:
     """The data of the event whose id ``publish`` printed."""
     ident = out.strip()
     replay = await server.hub.since("c", start)

@@ -35,7 +35,7 @@ class Recorder:
         self.events.append(event)
 
     @property
-    def data(self) -> list[str]:
+    def data(self) -> list[str | bytes]:
         return [e.data for e in self.events]
 
 

@@ -59,7 +59,7 @@ class Resending(MemoryBackplane):
     async def append(
         self,
         channel: str,
-        data: str,
+        data: str | bytes,
         event: str | None = None,
         *,
         idempotency_key: str | None = None,
@@ -250,7 +250,7 @@ class Lagging(MemoryBackplane):
     async def append(
         self,
         channel: str,
-        data: str,
+        data: str | bytes,
         event: str | None = None,
         *,
         idempotency_key: str | None = None,

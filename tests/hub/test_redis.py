@@ -291,7 +291,7 @@ async def test_a_reader_that_falls_behind_the_trim_says_so(redis_server: RedisSe
     writer = RedisBackplane(redis_server.url, config=config, min_retained=5)
     reader = RedisBackplane(redis_server.url, config=config, min_retained=5, batch=5)
     release = asyncio.Event()
-    got: list[str] = []
+    got: list[str | bytes] = []
 
     def stalling(event: HubEvent) -> Any:
         got.append("GAP" if event.gap else event.data)
