@@ -292,6 +292,11 @@ class H2ClientConnection:
             self._ended = True
             return [End()]
         if isinstance(event, h2.events.StreamReset) and event.stream_id == self._stream:
+            if self._ended:
+                # Section 8.1: after a complete response a RST_STREAM
+                # (NO_ERROR) only stops the rest of the request body.
+                self._end_body = False
+                return []
             code = int(event.error_code or 0)
             self._fail(f"{self._peer} reset the stream: {_code_name(code)}", code)
         # PING (answered by h2), SETTINGS acks, 1xx heads, trailers, PRIORITY.

@@ -217,6 +217,20 @@ def test_9113_6_4_rst_stream_is_a_connection_error() -> None:
         client.receive_data(b"")
 
 
+def test_9113_8_1_rst_stream_after_a_complete_response_stops_the_body() -> None:
+    client, peer = H2ClientConnection("127.0.0.1"), Peer(initial_window=10)
+    client.receive_data(peer.out())
+    peer.take(client.data_to_send())
+    client.send_request("POST", "http", "/publish/c", [], b"z" * 100)
+    peer.take(client.data_to_send())
+    assert client.body_pending
+    peer.h2.send_headers(1, [(":status", "413")], end_stream=True)
+    peer.h2.reset_stream(1, error_code=0x0)
+    events = client.receive_data(peer.out())
+    assert events == [Head(413, ()), End()]
+    assert client.ended and not client.body_pending
+
+
 def _opened() -> tuple[H2ClientConnection, Peer]:
     client, peer = H2ClientConnection("127.0.0.1"), Peer()
     peer.take(client.data_to_send())
