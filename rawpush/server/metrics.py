@@ -30,6 +30,7 @@ METRICS: dict[str, tuple[str, str]] = {
     "rawpush_disconnects_total": ("counter", "Connections ended by the server, by reason."),
     "rawpush_http_responses_total": ("counter", "HTTP responses by status."),
     "rawpush_channels": ("gauge", "Channels the hub knows."),
+    "rawpush_worker_info": ("gauge", "This worker of serve --workers (labels pid, worker)."),
     "rawpush_rate_limited_total": ("counter", "Requests and messages refused by a rate limit."),
     "rawpush_auth_refused_total": ("counter", "Requests refused by authorization, by status."),
     "rawpush_backplane_lost_live_total": (
