@@ -144,10 +144,15 @@ class HTTPProtocol(asyncio.Protocol):
         cfg = ctx.config
         transport.set_write_buffer_limits(cfg.write_high_water, cfg.write_low_water)
         ctx.metrics.inc("rawpush_connections", self._labels)
-        ctx.metrics.inc("rawpush_connections_total", self._labels)
         ctx.metrics.inc("rawpush_protocol_connections", _H1)
-        ctx.metrics.inc("rawpush_protocol_connections_total", _H1)
+        if self._sniff is None:  # HTTP/1.1 for sure; else once the first bytes say
+            self._count_total()
         self._arm(cfg.header_timeout, self._header_timeout)
+
+    def _count_total(self) -> None:
+        # A prior-knowledge HTTP/2 connection is counted by its own host.
+        self.ctx.metrics.inc("rawpush_connections_total", self._labels)
+        self.ctx.metrics.inc("rawpush_protocol_connections_total", _H1)
 
     def _to_h2(self, transport: asyncio.Transport, data: bytes) -> None:
         """Hand the connection to the HTTP/2 host with what was read of it."""
@@ -170,6 +175,8 @@ class HTTPProtocol(asyncio.Protocol):
                 assert self.transport is not None
                 self._to_h2(self.transport, data)
                 return
+            if self._counted:
+                self._count_total()
         self.bytes_in += len(data)
         if self.session is not None:
             self.session.data_received(data)
@@ -221,6 +228,8 @@ class HTTPProtocol(asyncio.Protocol):
         self.fold_counters()
         ctx.connections.discard(self)
         if self._counted:
+            if self._sniff is not None:  # gone before its first bytes: HTTP/1.1's
+                self._count_total()
             self._counted = False  # out of every gauge from here on
             ctx.accepted -= 1
             ctx.metrics.inc("rawpush_connections", self._labels, -1)
