@@ -8,7 +8,7 @@ under uvicorn and under hypercorn (real processes on loopback).
   FastAPI route, from ``POST /push/publish/…`` and from the page's
   WebSocket reach both, in order, with their ids; a resume from further
   back than the history reaches gets the gap notice first;
-- the demo page of ``uvicorn rawpush.asgi:app`` (the app alone) shows a
+- the demo page of ``uvicorn rawpush.asgi:app`` (the app alone, and mounted) shows a
   published message in its WebSocket, SSE and long-poll columns.
 """
 
@@ -80,18 +80,24 @@ async def test_whatwg_9_2_eventsource_and_websocket_on_a_fastapi_page(running: R
 
 
 @pytest.mark.parametrize("server", SERVERS)
+@pytest.mark.parametrize(
+    ("app", "prefix"), [("rawpush.asgi:app", ""), ("tests.asgi.fastapi_site:api", "/push")]
+)
 async def test_demo_page_of_the_app_alone_shows_a_message_in_all_three_columns(
-    server: str,
+    server: str, app: str, prefix: str
 ) -> None:
-    alone = launch(server, "rawpush.asgi:app")
+    # Alone, and mounted under /push in a FastAPI app: the page's URLs are
+    # relative to where it is served.
+    alone = launch(server, app)
     try:
         async with browser.launch() as chromium, asyncio.timeout(LIMIT):
             from playwright.async_api import expect
 
-            page, errors = await open_page(chromium, alone.base + "/")
+            page, errors = await open_page(chromium, alone.base + prefix + "/")
             for kind in ("ws", "sse", "poll"):
                 await expect(page.locator(f"#{kind}-state")).to_have_text("open", timeout=WAIT_MS)
-            status, _, body = await fetch("POST", f"{alone.base}/publish/demo", b"from Python")
+            publish_url = f"{alone.base}{prefix}/publish/demo"
+            status, _, body = await fetch("POST", publish_url, b"from Python")
             assert status == 200, body
             ident = json.loads(body)["id"]
             rows = {}
