@@ -82,6 +82,7 @@ class App:
         return ctx
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI call: ``lifespan``, ``http`` or ``websocket``."""
         kind = scope["type"]
         if kind == "lifespan":
             await self._lifespan(receive, send)

@@ -22,6 +22,9 @@ _TOO_MANY_HERE = HTTPError("too many connections from this address", 429, (("Ret
 
 
 class Exchange:
+    """What every ASGI host shares: its place among the live connections
+    (``Carrier``), its counters and its timers; subclassed per scope type."""
+
     def __init__(self, ctx: Context, kind: str, peer: tuple[str, int] | None = None) -> None:
         self.ctx = ctx
         #: the client's address as the ASGI server saw it (``scope["client"]``)
@@ -61,6 +64,7 @@ class Exchange:
         return None
 
     def end(self) -> None:
+        """Leave the live connections and release the per-address slot; idempotent."""
         if not self._counted:
             return
         self._counted = False
@@ -90,6 +94,7 @@ class Exchange:
     # -- counters ---------------------------------------------------------------
 
     def fold_counters(self) -> None:
+        """Add the bytes and messages counted since the last fold to the metrics."""
         sent = self._sent()
         if sent:
             self.bytes_out += sent
@@ -100,20 +105,25 @@ class Exchange:
         return 0
 
     def count_status(self, status: int) -> None:
+        """Count one response with ``status`` (``rawpush_http_responses_total``)."""
         self.ctx.metrics.inc("rawpush_http_responses_total", (("status", str(status)),))
 
     # -- Carrier: each host says how it ends ------------------------------------------
 
     def drain(self) -> None:
+        """Ask the exchange to end gracefully on shutdown; each host says how."""
         raise NotImplementedError
 
     def abort(self) -> None:
+        """End the exchange now, dropping what is unsent; each host says how."""
         raise NotImplementedError
 
     # -- Host operations every ASGI host has the same way ------------------------
 
     def disconnect(self, reason: str) -> None:
+        """Count why the server ends this exchange (``rawpush_disconnects_total``)."""
         self.ctx.metrics.inc("rawpush_disconnects_total", (("reason", reason),))
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> asyncio.TimerHandle:
+        """Arm a timer on the running loop."""
         return asyncio.get_running_loop().call_later(delay, callback)

@@ -87,6 +87,8 @@ class HTTPExchange(Exchange):
     # -- the exchange -----------------------------------------------------------
 
     async def run(self) -> None:
+        """Serve the call: refuse it when over a connection limit, else route
+        the request and answer it."""
         refused = self.begin()
         if refused is not None:
             await self._respond(Refusal(refused))
@@ -200,11 +202,14 @@ class HTTPExchange(Exchange):
     # -- the Host operations (rawpush.server.host) ---------------------------------
 
     def write(self, data: bytes) -> None:
+        """Queue ``data`` as one ``http.response.body`` message (more to come)."""
         if data:
             message = {"type": "http.response.body", "body": data, "more_body": True}
             self.sender.put(message, len(data))
 
     def open_stream(self, status: int, headers: Headers) -> Framing:
+        """Send ``http.response.start``; the ASGI server frames the body, so
+        the session's bytes go out as they are (``Framing.RAW``)."""
         self.count_status(status)
         self._started = True
         self.sender.put(start_message(status, headers))
@@ -213,9 +218,11 @@ class HTTPExchange(Exchange):
         return Framing.RAW
 
     def end_stream(self) -> None:
+        """Send the last, empty body message (``more_body`` false)."""
         self.sender.finish({"type": "http.response.body", "body": b"", "more_body": False})
 
     def close(self) -> None:
+        """End the response; an empty 503 if no head went out yet."""
         if not self._started:
             # Nothing went out (a session ended before its head): ASGI still
             # owes the client an answer; an empty 503 is the honest one.
@@ -228,21 +235,27 @@ class HTTPExchange(Exchange):
         self.end_stream()
 
     def abort(self) -> None:
+        """Cancel the call and drop whatever is still queued."""
         task = self._task
         if task is not None:
             task.cancel()
         self.sender.drop()
 
     def pause_reading(self) -> None:
+        """Nothing to pause: the request was read whole before the stream began."""
         pass  # an event stream's request is complete: nothing more to read
 
     def resume_reading(self) -> None:
+        """Nothing to resume (see ``pause_reading``)."""
         pass
 
     def switch_protocols(self, headers: Headers) -> bytes:
+        """Always ``LocalProtocolError``: an ASGI ``http`` scope cannot upgrade."""
         raise LocalProtocolError("an ASGI http scope cannot switch protocols")
 
     def refuse(self, error: HTTPError) -> None:
+        """Answer ``error`` (its status, headers and JSON body) and end the call;
+        drop the response instead when its head already went out."""
         if self._started:
             self.sender.drop()
             return
@@ -255,6 +268,8 @@ class HTTPExchange(Exchange):
     # -- Carrier ---------------------------------------------------------------------
 
     def drain(self) -> None:
+        """On shutdown, let the SSE session say goodbye; a poll or a publish
+        answers by itself."""
         if self.session is not None:
             self.session.drain()
         # else: a poll answers when it sees the drain event, a publish when

@@ -108,6 +108,7 @@ def build_request(
 
 
 def encode_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    """``(name, value)`` strings as ASGI header pairs: lower-case latin-1 bytes."""
     return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
 
 
@@ -137,4 +138,5 @@ def response_messages(answer: Reply | Refusal, method: str) -> tuple[Message, Me
 
 
 def start_message(status: int, headers: Headers) -> Message:
+    """The ``http.response.start`` message for ``status`` and ``headers``."""
     return {"type": "http.response.start", "status": status, "headers": encode_headers(headers)}

@@ -19,6 +19,9 @@ from rawpush.asgi.scope import Message, Send
 
 
 class Sender:
+    """The queue of ASGI messages between a session's writes and ``send``:
+    pauses the session above ``high`` queued bytes, resumes it below ``low``."""
+
     __slots__ = (
         "_closing",
         "_high",
@@ -52,6 +55,7 @@ class Sender:
 
     @property
     def closing(self) -> bool:
+        """True once ``finish`` or ``drop`` was called: later messages are ignored."""
         return self._closing
 
     def put(self, message: Message, size: int = 0) -> None:

@@ -129,6 +129,8 @@ class ASGIWSSession(WSSession):
         pass  # the ASGI server pings (module doc)
 
     def close(self, code: int, reason: str) -> None:
+        """Close with ``code`` and ``reason`` (RFC 6455 section 7.4), sent by the
+        ASGI server as ``websocket.close``; idempotent."""
         if self._ended:
             return
         self._live = False
@@ -138,9 +140,12 @@ class ASGIWSSession(WSSession):
     # -- what comes in ----------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
+        """Always ``LocalProtocolError``: ASGI hands over whole messages."""
         raise LocalProtocolError("an ASGI WebSocket delivers messages, not bytes")
 
     def message_received(self, text: str | None, data: bytes | None) -> None:
+        """Handle one ``websocket.receive`` message (``text`` or ``data``); a
+        message over ``max_message_size`` closes with 1009 (RFC 6455 section 7.4.1)."""
         host = self.host
         host.messages_in += 1
         if self._ended or not self._live:
@@ -159,6 +164,7 @@ class ASGIWSSession(WSSession):
             self._on_binary(data or b"")
 
     def eof_received(self) -> None:
+        """The client left (``websocket.disconnect``): end the session."""
         if not self._ended:
             self.host.disconnect("peer_close")
         self._live = False
@@ -187,6 +193,8 @@ class WSExchange(Exchange):
         self._reading.set()
 
     async def run(self) -> None:
+        """Serve the call: wait for ``websocket.connect``, refuse it over a
+        connection limit, else accept and pump messages until either side closes."""
         if (await self._receive())["type"] != "websocket.connect":
             return  # gone before it asked
         refused = self.begin()
@@ -287,11 +295,13 @@ class WSExchange(Exchange):
     # -- what ASGIWSSession asks beyond Host --------------------------------------
 
     def send_text(self, text: str) -> None:
+        """Queue a ``websocket.send`` text message."""
         # Sized in characters: the same as bytes for ASCII JSON, and the
         # watermarks are approximate anyway.
         self.sender.put({"type": "websocket.send", "text": text}, len(text))
 
     def send_bytes(self, data: bytes) -> None:
+        """Queue a ``websocket.send`` binary message."""
         self.sender.put({"type": "websocket.send", "bytes": data}, len(data))
 
     def close_with(self, code: int, reason: str) -> None:
@@ -301,12 +311,15 @@ class WSExchange(Exchange):
     # -- the Host operations (rawpush.server.host) ---------------------------------
 
     def switch_protocols(self, headers: Headers) -> bytes:
+        """Accept the WebSocket (``websocket.accept``); the ASGI server read the
+        handshake, so no bytes follow it here."""
         self.count_status(101)
         self._accepted = True
         self.sender.put({"type": "websocket.accept"})
         return b""  # the server read the handshake; no bytes follow it here
 
     def refuse(self, error: HTTPError) -> None:
+        """Refuse before accept with the HTTP answer ``error`` implies."""
         # The hub refused the subscription, before accept (the session's order).
         *first, last = self._refusal(error)
         for message in first:
@@ -314,6 +327,8 @@ class WSExchange(Exchange):
         self.sender.finish(last)
 
     def close(self) -> None:
+        """Send ``websocket.close`` after what is queued, and give the client
+        ``close_timeout`` seconds to read it; drop it all if the client is gone."""
         if self._peer_gone:
             self.sender.drop()  # nobody to say goodbye to
         elif not self.sender.closing:
@@ -329,27 +344,34 @@ class WSExchange(Exchange):
         self.sender.drop()
 
     def abort(self) -> None:
+        """Drop whatever is still queued."""
         self.sender.drop()
 
     def pause_reading(self) -> None:
+        """Stop taking ``websocket.receive`` messages (backpressure)."""
         self._reading.clear()
 
     def resume_reading(self) -> None:
+        """Take ``websocket.receive`` messages again."""
         self._reading.set()
 
     def write(self, data: bytes) -> None:
+        """Only ``b""`` is accepted: an ASGI WebSocket sends messages, not frames."""
         if data:
             raise LocalProtocolError("an ASGI WebSocket sends messages, not frames")
 
     def open_stream(self, status: int, headers: Headers) -> Framing:
+        """Always ``LocalProtocolError``: a WebSocket has no event-stream body."""
         raise LocalProtocolError("a WebSocket has no event-stream body")
 
     def end_stream(self) -> None:
+        """Always ``LocalProtocolError``: a WebSocket has no event-stream body."""
         raise LocalProtocolError("a WebSocket has no event-stream body")
 
     # -- Carrier ---------------------------------------------------------------------
 
     def drain(self) -> None:
+        """On shutdown, let the session close with 1001 (RFC 6455 section 7.4.1)."""
         if self.session is not None:
             self.session.drain()
 

@@ -66,6 +66,7 @@ class StaticToken:
 
     @property
     def grant(self) -> Grant:
+        """What this token allows, as a ``Grant`` (source ``"static"``)."""
         return Grant(self.subject, self.subscribe, self.publish, None, "static")
 
 

@@ -45,6 +45,7 @@ class Grant:
     source: str = "jwt"
 
     def rights(self, action: Action) -> PatternSet:
+        """The channel patterns this grant holds for ``action``."""
         return self.subscribe if action is Action.SUBSCRIBE else self.publish
 
     def allows(self, action: Action, channel: str) -> bool:

@@ -71,6 +71,7 @@ class TokenBucket:
 
     @property
     def full(self) -> bool:
+        """True when ``burst`` tokens are saved up (the bucket is idle)."""
         return self._refill() >= self.burst
 
     def take(self, cost: float = 1.0) -> bool:
@@ -141,6 +142,7 @@ class ConcurrencyLimiter(Generic[K]):
         return len(self._held)
 
     def count(self, key: K) -> int:
+        """How many ``key`` holds now."""
         return self._held.get(key, 0)
 
     def acquire(self, key: K) -> bool:

@@ -32,6 +32,8 @@ class RedisTicketStore(TicketStore):
         self.prefix = prefix
 
     async def issue(self, grant: Grant, ttl: float = DEFAULT_TICKET_TTL) -> tuple[str, float]:
+        """Store ``grant`` under a new ticket expiring in ``ttl`` seconds;
+        return the ticket and its lifetime in seconds (whole milliseconds)."""
         _check_ttl(ttl)
         ticket = new_ticket()
         milliseconds = max(1, int(ttl * 1000))
@@ -45,6 +47,7 @@ class RedisTicketStore(TicketStore):
         return ticket, milliseconds / 1000
 
     async def redeem(self, ticket: str) -> Grant | None:
+        """The ticket's grant, deleted in the same step (GETDEL), or None."""
         if not is_ticket(ticket):
             return None  # never a Redis round trip (or key) for a made-up string
         value = await self._redis.getdel(self.prefix + ticket)

@@ -139,6 +139,8 @@ class MemoryTicketStore(TicketStore):
         return len(self._tickets)
 
     async def issue(self, grant: Grant, ttl: float = DEFAULT_TICKET_TTL) -> tuple[str, float]:
+        """Store ``grant`` under a new ticket expiring in ``ttl`` seconds (the
+        oldest waiting one is dropped when full); return the ticket and ``ttl``."""
         _check_ttl(ttl)
         now = self._clock()
         self._prune(now)
@@ -149,6 +151,7 @@ class MemoryTicketStore(TicketStore):
         return ticket, float(ttl)
 
     async def redeem(self, ticket: str) -> Grant | None:
+        """The ticket's grant, forgotten at once, or None if unknown or expired."""
         entry = self._tickets.pop(ticket, None)
         if entry is None or self._clock() >= entry[0]:
             return None
