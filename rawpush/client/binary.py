@@ -19,6 +19,9 @@ _MARK = b"encoding: base64"
 
 
 class BinaryMarks:
+    """Scans an event stream beside the SSE parser and remembers, for each
+    event it will dispatch, whether its block had the ``encoding: base64`` line."""
+
     __slots__ = ("_data", "_marked", "_marks", "_tail")
 
     def __init__(self) -> None:

@@ -94,6 +94,7 @@ class H2Response:
 
     @property
     def content_type(self) -> str:
+        """The MIME type essence, lowercase, without parameters."""
         value = self.header("content-type") or ""
         return value.split(";", 1)[0].strip().lower()
 
@@ -155,6 +156,7 @@ class H2Response:
             self._writer.close()
 
     async def aclose(self) -> None:
+        """``close()``, then wait until the socket is closed."""
         self.close()
         with contextlib.suppress(OSError):
             await self._writer.wait_closed()

@@ -151,6 +151,8 @@ class H2ClientConnection:
         return self._ended
 
     def data_to_send(self) -> bytes:
+        """The bytes to write to the socket now (our frames, SETTINGS acks,
+        PING answers), emptying the buffer."""
         return bytes(self._h2.data_to_send())
 
     def send_request(

@@ -70,6 +70,7 @@ class URL:
 
     @property
     def secure(self) -> bool:
+        """True for ``https`` and ``wss``: the connection needs TLS."""
         return self.scheme in ("https", "wss")
 
     @property
@@ -208,6 +209,7 @@ class Response:
             self._writer.close()
 
     async def aclose(self) -> None:
+        """``close()``, then wait until the socket is closed."""
         self.close()
         # OSError: the peer already reset it, which closes it just the same.
         with contextlib.suppress(OSError):
@@ -223,18 +225,24 @@ class AnyResponse(Protocol):
     reason: str
     headers: list[tuple[str, str]]
 
-    def header(self, name: str) -> str | None: ...
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name``, or None."""
 
     @property
-    def content_type(self) -> str: ...
+    def content_type(self) -> str:
+        """The MIME type essence, lowercase, without parameters."""
 
-    async def read_chunk(self, timeout: float | None = None) -> bytes: ...
+    async def read_chunk(self, timeout: float | None = None) -> bytes:
+        """The next piece of the body; ``b""`` once it is complete."""
 
-    async def read(self, limit: int, timeout: float | None = None) -> bytes: ...
+    async def read(self, limit: int, timeout: float | None = None) -> bytes:
+        """The whole body; ``ConnectionError`` when it exceeds ``limit`` bytes."""
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Drop the connection now."""
 
-    async def aclose(self) -> None: ...
+    async def aclose(self) -> None:
+        """``close()``, then wait until the socket is closed."""
 
 
 def _ssl_context(url: URL, ssl: SSLArg) -> _ssl.SSLContext | None:

@@ -198,6 +198,8 @@ class EventSource:
 
     @property
     def ready_state(self) -> ReadyState:
+        """``CONNECTING``, ``OPEN`` or ``CLOSED``, as an ``EventSource``'s
+        ``readyState`` (WHATWG HTML section 9.2.2)."""
         return self._state
 
     @property

@@ -63,6 +63,8 @@ class WSURI:
 
     @property
     def host_header(self) -> str:
+        """The ``Host`` header: the port only when it is not the scheme's default
+        (RFC 6455 section 4.1)."""
         # Section 4.1 item 4: the port only when it is not the default.
         host = f"[{self.host}]" if ":" in self.host else self.host
         default = 443 if self.secure else 80

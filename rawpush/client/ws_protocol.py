@@ -317,6 +317,8 @@ class WebSocketClient(asyncio.Protocol):
     # -- asyncio.Protocol --------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Keep the transport, set its write watermark and send the opening
+        handshake (RFC 6455 section 4.1)."""
         # uvloop's transports are not asyncio.Transport subclasses but
         # offer the same interface.
         transport = cast("asyncio.Transport", transport)
@@ -325,6 +327,7 @@ class WebSocketClient(asyncio.Protocol):
         transport.write(self._handshake.data_to_send())
 
     def data_received(self, data: bytes) -> None:
+        """Feed the bytes to the handshake until the 101, then to the connection."""
         if self._conn is None:
             self._handshake_received(data)
             return
@@ -425,6 +428,8 @@ class WebSocketClient(asyncio.Protocol):
                 break
 
     def eof_received(self) -> bool | None:
+        """The server closed its side: deliver what it sent first, then let
+        asyncio close the transport."""
         if self._conn is None:
             try:
                 self._handshake.receive_eof()
@@ -441,9 +446,11 @@ class WebSocketClient(asyncio.Protocol):
         return None  # let asyncio close the transport
 
     def pause_writing(self) -> None:
+        """The transport's buffer is over its high-water mark: ``send`` waits."""
         self._writing_paused = True
 
     def resume_writing(self) -> None:
+        """The transport's buffer drained: release the waiting senders."""
         self._writing_paused = False
         self._release_drain_waiters(None)
 
@@ -458,6 +465,8 @@ class WebSocketClient(asyncio.Protocol):
                 waiter.set_exception(exc)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        """The connection ended: deliver what arrived before it, record 1006 if
+        no Close frame came (RFC 6455 section 7.1.5) and wake every waiter."""
         if self._pump_handle is not None:
             self._pump_handle.cancel()
             self._pump_handle = None
