@@ -256,6 +256,8 @@ class MemoryBackplane(Backplane):
         *,
         idempotency_key: str | None = None,
     ) -> HubEvent:
+        """Store the event in the channel's ``History`` and call its sinks inline
+        (see ``Backplane.append``)."""
         if self._closed:
             raise HubClosed("backplane is closed")
         if idempotency_key is not None:
@@ -281,6 +283,7 @@ class MemoryBackplane(Backplane):
         return item
 
     async def read_since(self, channel: str, last_id: str | None) -> Replay:
+        """The kept events after ``last_id`` (see ``Backplane.read_since``)."""
         if last_id is None:
             return Replay()
         cursor = parse_id(last_id)  # before the lookup: garbage is refused everywhere
@@ -303,6 +306,7 @@ class MemoryBackplane(Backplane):
         return replay
 
     async def latest_id(self, channel: str) -> str | None:
+        """The newest id issued on ``channel``, or None (see ``Backplane.latest_id``)."""
         self._sweep()
         history = self._histories.get(channel)
         if history is None:
@@ -310,16 +314,20 @@ class MemoryBackplane(Backplane):
         return format_id(history.ids.last)
 
     async def watch(self, channel: str, sink: Sink) -> None:
+        """Add ``sink`` to the channel's sinks; the channel is no longer idle."""
         self._sinks.setdefault(channel, []).append(sink)
         self._idle.pop(channel, None)
 
     def unwatch(self, channel: str, sink: Sink) -> None:
+        """Remove ``sink``; a channel left with no sink starts its idle clock."""
         if remove_sink(self._sinks, channel, sink) and channel in self._histories:
             self._idle[channel] = self.config.clock()
 
     def history_stats(self) -> Mapping[str, HistoryStats]:
+        """Each kept channel's event count and data bytes."""
         self._sweep()
         return {c: HistoryStats(len(h), h.bytes) for c, h in self._histories.items()}
 
     async def close(self) -> None:
+        """Refuse further appends; idempotent."""
         self._closed = True

@@ -39,6 +39,8 @@ class History:
         return len(self._entries)
 
     def append(self, channel: str, data: str | bytes, event: str | None) -> HubEvent:
+        """Add an event with the next id and return it, evicting the oldest
+        while over the count or byte bound."""
         key = self.ids.next()
         item = HubEvent(format_id(key), channel, event, data)
         size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8"))

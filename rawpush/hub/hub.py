@@ -162,6 +162,7 @@ class Hub:
 
     @property
     def closed(self) -> bool:
+        """True once ``close()`` was called: publishing and subscribing refuse."""
         return self._closed
 
     def _check_open(self) -> None:

@@ -81,6 +81,8 @@ class IdGenerator:
         self.last = last
 
     def next(self) -> IdKey:
+        """The next id: this millisecond with sequence 0, or the last id's
+        sequence plus one when the clock has not moved on (or went back)."""
         ms = int(self._clock() * 1000)
         last_ms, last_seq = self.last
         # Redis never issues 0-0, so neither do we.

@@ -252,6 +252,8 @@ class RedisBackplane(Backplane):
         *,
         idempotency_key: str | None = None,
     ) -> HubEvent:
+        """Add the event to the channel's stream in one server-side script
+        (MAXLEN trim, idempotency key, channel bound; see ``Backplane.append``)."""
         self._check_open()
         window = 0
         idem = self._idem_prefix
@@ -271,6 +273,8 @@ class RedisBackplane(Backplane):
         return HubEvent(entry_id, channel, event, data)
 
     async def read_since(self, channel: str, last_id: str | None) -> Replay:
+        """The stream's entries after ``last_id``; concurrent reads of the same
+        channel and id share one round trip (see ``Backplane.read_since``)."""
         if last_id is None:
             return Replay()
         parse_id(last_id)
@@ -316,6 +320,7 @@ class RedisBackplane(Backplane):
         return Replay(events, gap, str(info["last-generated-id"]) if gap else None)
 
     async def latest_id(self, channel: str) -> str | None:
+        """The stream's last generated id, or None (see ``Backplane.latest_id``)."""
         info = await self._info(channel)
         if info is None:
             return None
@@ -323,6 +328,8 @@ class RedisBackplane(Backplane):
         return None if parse_id(last) == _ZERO else last
 
     async def watch(self, channel: str, sink: Sink) -> None:
+        """Deliver the channel's entries after its current last id to ``sink``;
+        the first sink of a channel adds its stream to the shared reader."""
         self._check_open()
         if channel not in self._sinks:
             info = await self._info(channel)
@@ -337,18 +344,23 @@ class RedisBackplane(Backplane):
             self._reader = asyncio.ensure_future(self._run())
 
     def unwatch(self, channel: str, sink: Sink) -> None:
+        """Remove ``sink``; the reader stops reading a stream left with none."""
         if remove_sink(self._sinks, channel, sink):
             # The reader drops the stream from its next read; no need to
             # wake it: entries it still gets for the channel are ignored.
             del self._positions[channel]
 
     def counters(self) -> Mapping[str, int]:
+        """``lost_live`` and ``reconnects``, for the metrics."""
         return {"lost_live": self.lost_live, "reconnects": self.reconnects}
 
     def history_stats(self) -> Mapping[str, HistoryStats]:
+        """Each stream's length when last looked at (Redis bounds entries, not
+        bytes, so no byte count); may be stale."""
         return dict(self._stats)
 
     async def close(self) -> None:
+        """Stop the reader and release the connection; idempotent."""
         if self._closed:
             return
         self._closed = True

@@ -127,6 +127,7 @@ class RedisBackplaneError(HubError):
 
 
 def import_redis() -> Any:
+    """``redis.asyncio``, or ``ImportError`` saying to install the redis extra."""
     try:
         import redis.asyncio as aioredis
     except ImportError as exc:

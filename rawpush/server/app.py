@@ -112,6 +112,7 @@ class Server:
         return f"{scheme}://{host}:{self.port}"
 
     async def start(self) -> None:
+        """Bind and start serving; ``RuntimeError`` if already started."""
         if self._server is not None:
             raise RuntimeError("the server is already started")
         loop = asyncio.get_running_loop()

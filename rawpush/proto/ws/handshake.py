@@ -288,6 +288,7 @@ class ServerHandshake:
 
     @property
     def state(self) -> HandshakeState:
+        """Where the handshake is (``HandshakeState``)."""
         return self._state
 
     @property
