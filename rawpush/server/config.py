@@ -37,6 +37,7 @@ from rawpush.proto.ws.config import WSConfig
 
 __all__ = [
     "ENCODED_EVENT_MARGIN",
+    "TRANSPORTS",
     "ConfigError",
     "OverflowPolicy",
     "ServerConfig",
@@ -95,6 +96,11 @@ def _is_int(value: object) -> bool:
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
+
+#: the transports ``ServerConfig.transports`` may name, in routing order
+TRANSPORTS: tuple[str, ...] = ("ws", "sse", "poll")
+#: other spellings of them (the browser client's name for WebSocket)
+_TRANSPORT_ALIASES = {"websocket": "ws"}
 
 #: fields whose values an error message must not show
 _SECRETS = frozenset({"auth", "publish_token", "metrics_token"})
@@ -232,6 +238,13 @@ class ServerConfig:
     #: PEM private key, when not inside ``certfile`` (default None)
     keyfile: str | None = None
 
+    # -- transports ----------------------------------------------------------
+    #: the transports served, comma-separated (default ws,sse,poll): "ws"
+    #: (/ws and /ws/{channel}; "websocket" is the same), "sse" (/sse...),
+    #: "poll" (/poll...); the routes of one left out answer 404, a refused
+    #: WebSocket upgrade included, so clients fall back to the others
+    transports: tuple[str, ...] = TRANSPORTS
+
     # -- WebSocket -----------------------------------------------------------
     #: "deflate" to accept permessage-deflate (RFC 7692) offers on every
     #: WebSocket route; None (the default) never compresses
@@ -262,6 +275,7 @@ class ServerConfig:
         self._check_times()
         self._check_counts()
         self._check_security()
+        self._check_transports()
         if self.compression not in (None, "deflate"):
             self._fail("compression", "must be None or 'deflate'")
         if not isinstance(self.ws_echo, bool):
@@ -410,6 +424,31 @@ class ServerConfig:
                 self._fail(name, "must be a file path or None")
         if self.keyfile is not None and self.certfile is None:
             self._fail("keyfile", "is given without certfile")
+
+    def _check_transports(self) -> None:
+        given = self.transports
+        if isinstance(given, str):
+            given = (given,)
+        if not isinstance(given, tuple | list | set | frozenset):
+            self._fail("transports", "must be a tuple of transport names")
+        names: set[str] = set()
+        for item in given:
+            if not isinstance(item, str):
+                self._fail("transports", "must be a tuple of transport names")
+            # One flag value may list several ("--transports sse,poll").
+            for word in item.split(","):
+                name = word.strip().lower()
+                name = _TRANSPORT_ALIASES.get(name, name)
+                if name not in TRANSPORTS:
+                    choices = ", ".join(TRANSPORTS)
+                    raise ConfigError(
+                        f"ServerConfig.transports names {word.strip()!r}, not a transport"
+                        f" (one of {choices})"
+                    )
+                names.add(name)
+        if not names:
+            self._fail("transports", "must name at least one transport")
+        self._set("transports", tuple(t for t in TRANSPORTS if t in names))
 
     def _check_origins(self) -> None:
         origins = self.allowed_origins

@@ -16,7 +16,8 @@ so a memory hub is always ready and a Redis hub only while Redis answers;
 503 with the reason otherwise, and while draining); a channel name the
 hub refuses is 400 whatever the method; a wrong method is 405 with
 ``Allow`` (RFC 9110 section 15.5.6); a preflight from an origin outside
-``allowed_origins`` is 403.
+``allowed_origins`` is 403; every route of a transport left out of
+``ServerConfig.transports`` is 404, saying so.
 """
 
 from __future__ import annotations
@@ -123,6 +124,12 @@ def dispatch(ctx: Context, request: Request, peer: tuple[str, int] | None = None
     if found is None:
         return Refusal(HTTPError(f"no route for {path!r}", 404))
     transport, channel = found
+    if transport.switchable and transport.label not in ctx.config.transports:
+        # Before the method and the upgrade are looked at: a refused
+        # WebSocket handshake is a failed upgrade to the browser (RFC 6455
+        # section 4.1, a status other than 101), and its client falls back.
+        what = f"the {transport.label} transport is disabled on this server"
+        return Refusal(HTTPError(f"{what} (rawpush serve --transports)", 404))
     if method not in transport.methods:
         return _not_allowed(method, transport.methods)
     try:

@@ -42,6 +42,8 @@ class Transport:
     start: Start
     #: its sessions keep a subscriber queue (sampled as a gauge)
     queued: bool = False
+    #: ``ServerConfig.transports`` may turn it off (by its label)
+    switchable: bool = True
 
     @property
     def takes_channel(self) -> bool:
@@ -58,13 +60,13 @@ REGISTRY: tuple[Transport, ...] = (
     Transport("sse", "/sse", ("GET", "HEAD", "OPTIONS"), sse_multi.start, queued=True),
     Transport("poll", "/poll/", ("GET", "OPTIONS"), poll.start),
     Transport("poll", "/poll", ("GET", "OPTIONS"), poll_multi.start),
-    Transport("http", "/publish/", ("POST", "OPTIONS"), publish.start),
-    Transport("http", "/tickets", ("POST", "OPTIONS"), tickets.start),
+    Transport("http", "/publish/", ("POST", "OPTIONS"), publish.start, switchable=False),
+    Transport("http", "/tickets", ("POST", "OPTIONS"), tickets.start, switchable=False),
 )
 
 #: the channel-less WebSocket echo route (``rawpush serve --ws-echo``), and
 #: what ``rawpush echo`` answers on every path
-ECHO = Transport("ws", "/echo", ("GET",), ws_echo.start, queued=True)
+ECHO = Transport("ws", "/echo", ("GET",), ws_echo.start, queued=True, switchable=False)
 
 #: every label a connection can carry; "http" is one between requests
 LABELS: tuple[str, ...] = tuple(dict.fromkeys(["http", *(t.label for t in REGISTRY)]))

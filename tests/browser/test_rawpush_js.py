@@ -210,8 +210,7 @@ async def test_fallback_websocket_refused_then_sse_refused(tmp_path: Path) -> No
 
 
 async def test_serve_transports_flag_disables_websocket_then_sse(tmp_path: Path) -> None:
-    if "--transports" not in serve_help():
-        pytest.skip("rawpush serve has no --transports flag yet")
+    assert "--transports" in serve_help()
     async with launch() as browser:
         for flag, expected in [("sse,poll", "sse"), ("poll", "poll")]:
             serve = Serve(tmp_path, "--transports", flag)

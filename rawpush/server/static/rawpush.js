@@ -411,9 +411,6 @@
       self._flip = 0;
     }
     var mode = c.opts.multiplex === "auto" ? self._multi[name] : c.opts.multiplex;
-    // Long poll: one request per channel unless asked (multiplex: true),
-    // until the server's multi-channel poll wakes on a publish.
-    if (mode === undefined && name === "poll") mode = false;
     if (mode === undefined) mode = self._probe;
     if (mode === undefined) {
       // A browser cannot see why an upgrade failed, so ask plain HTTP once
