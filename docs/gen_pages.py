@@ -256,6 +256,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "rawpush_disconnects_total": ("reason", "connections the server ended, by why"),
     "rawpush_http_responses_total": ("status", "HTTP answers by status code"),
     "rawpush_channels": ("", "channels the hub knows"),
+    "rawpush_worker_info": ("pid, worker", "1 for this worker of `serve --workers N`"),
     "rawpush_rate_limited_total": ("what", "refusals by `--publish-rate` or `--ws-publish-rate`"),
     "rawpush_auth_refused_total": ("status", "401 and 403 answers"),
     "rawpush_backplane_lost_live_total": (

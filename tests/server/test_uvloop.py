@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 
-import pytest
 from websockets.asyncio.client import connect
 
 from rawpush.server.app import Server
