@@ -433,20 +433,24 @@ class HTTPProtocol(asyncio.Protocol):
     def _task_done(self, task: asyncio.Task[Reply | Refusal]) -> None:
         self._task = None
         self._buffered = 0
-        if self.kind != "http" and self.session is None:
-            self.set_kind("http", new=False)  # between requests again
-        if self.transport is None or self.transport.is_closing():
-            return
-        if task.cancelled():
-            self.close()
-            return
-        exc = task.exception()
-        if exc is not None:
-            logger.error("request handler failed", exc_info=exc)
-            self._respond_and_linger(HTTPError("internal server error", 500))
-            return
-        self.transport.resume_reading()
-        self._finish(task.result())
+        try:
+            if self.transport is None or self.transport.is_closing():
+                return
+            if task.cancelled():
+                self.close()
+                return
+            exc = task.exception()
+            if exc is not None:
+                logger.error("request handler failed", exc_info=exc)
+                self._respond_and_linger(HTTPError("internal server error", 500))
+                return
+            self.transport.resume_reading()
+            self._finish(task.result())
+        finally:
+            # Once the answer is written: its bytes are the transport's that
+            # answered (a poll's), then the connection is "http" again.
+            if self.kind != "http" and self.session is None:
+                self.set_kind("http", new=False)  # between requests again
         if self._task is None and not self._closing and self.session is None:
             self._process()
 

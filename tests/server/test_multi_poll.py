@@ -116,3 +116,21 @@ async def test_each_channel_authorized(make_server: MakeServer) -> None:
     mixed = await request(server.port, "GET", "/poll?channel=pub.a&channel=secret", bearer)
     assert mixed.status == 403
     assert (await _poll(server, "channel=pub.a&channel=pub.b", bearer))["gaps"] == []
+
+
+def _counter(text: str, name: str, transport: str) -> float:
+    prefix = f'{name}{{transport="{transport}"}} '
+    lines = [line for line in text.splitlines() if line.startswith(prefix)]
+    return float(lines[0].split()[-1]) if lines else 0.0
+
+
+async def test_bytes_of_a_poll_answer_count_under_poll(server: Server) -> None:
+    # The answer is written while the connection still serves the poll:
+    # its bytes are the poll transport's, not "http"'s (between requests).
+    answers = b""
+    for query in ("channel=m1&channel=m2", "channel=m1&cursor=0-0&timeout=0"):
+        answers += (await request(server.port, "GET", "/poll?" + query)).body
+    single = await request(server.port, "GET", "/poll/m1?timeout=0")
+    answers += single.body
+    metrics = (await request(server.port, "GET", "/metrics")).body.decode()
+    assert _counter(metrics, "rawpush_bytes_out_total", "poll") > len(answers)
