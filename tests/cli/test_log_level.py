@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.cli.support import USAGE, finish, one_line, run, spawn
+from tests.cli.support import USAGE, finish, one_line, read_until, run, spawn
 
 COMMANDS = ("serve", "echo", "tail", "publish")
 
@@ -93,7 +93,9 @@ async def test_serve_at_debug_shows_its_settings_without_secrets() -> None:
         "serve", "--port", "0", "--log-level", "debug", "--publish-token", "s3cret-token",
     )  # fmt: skip
     assert proc.stderr is not None
-    seen = [(await proc.stderr.readline()).decode() for _ in range(2)]
+    seen: list[str] = []
+    await read_until(proc.stderr, "listening on", seen)  # SIGINT once it serves
+    seen = [line + "\n" for line in seen]
     proc.send_signal(2)
     code, _, err = await finish(proc)
     assert code == 0
