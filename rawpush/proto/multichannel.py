@@ -14,7 +14,8 @@ and ``GET /ws`` with JSON control messages:
   ``"encoding":"base64"`` when the payload is bytes (SSE and JSON carry
   text only).
 - a WebSocket client sends ``{"op":"subscribe"|"unsubscribe"|"publish",...}``
-  and is answered with ``{"type":"ack"|"error"|"event"|"gap",...}``; a
+  and is answered with ``{"type":"ack"|"error"|"event"|"gap",...}``, and
+  ``{"op":"ping"}`` with ``{"type":"pong"}`` (both with its ``ref``); a
   binary event is one binary message: the JSON header, ``\\n``, the bytes
   (JSON escapes every newline inside a string, so the first ``\\n`` ends
   the header).
@@ -47,6 +48,7 @@ __all__ = [
     "NO_POSITION",
     "ControlError",
     "ControlMessage",
+    "Ping",
     "Publish",
     "Subscribe",
     "Unsubscribe",
@@ -67,6 +69,7 @@ __all__ = [
     "ws_error",
     "ws_event",
     "ws_gap",
+    "ws_pong",
 ]
 
 #: the longest hub id a position slot may hold
@@ -320,7 +323,16 @@ class Publish:
     ref: str | None = None
 
 
-ControlMessage = Subscribe | Unsubscribe | Publish
+@dataclass(frozen=True, slots=True)
+class Ping:
+    """``{"op":"ping"}``: the client asks whether the connection is alive
+    (a browser can neither send nor see WebSocket Pings, RFC 6455 section
+    5.5.2, so liveness needs a message of its own)."""
+
+    ref: str | None = None
+
+
+ControlMessage = Subscribe | Unsubscribe | Publish | Ping
 
 _OPS = ("subscribe", "unsubscribe", "publish")
 #: the fields each op may carry; anything else is refused, so a typo
@@ -329,6 +341,7 @@ _FIELDS = {
     "subscribe": {"op", "channel", "since", "ref"},
     "unsubscribe": {"op", "channel", "ref"},
     "publish": {"op", "channel", "data", "event", "encoding", "ref"},
+    "ping": {"op", "ref"},
 }
 
 
@@ -368,6 +381,8 @@ def parse_control(raw: str | bytes) -> ControlMessage:
     ref = found.get("ref")
     ref = ref if isinstance(ref, str) else None
     op = found.get("op")
+    if op == "ping":
+        return _ping(found, ref)
     if op not in _OPS:
         raise ControlError("bad_request", f"unknown op {str(op)[:32]!r}", ref=ref)
     channel = found.get("channel")
@@ -399,6 +414,17 @@ def parse_control(raw: str | bytes) -> ControlMessage:
     except binascii.Error:
         fail("'data' is not base64")
     return Publish(channel, payload, event, ref)
+
+
+def _ping(found: dict[str, Any], ref: str | None) -> Ping:
+    if "ref" in found and ref is None:
+        raise ControlError("bad_request", "'ref' must be a string", op="ping")
+    extra = sorted(set(found) - _FIELDS["ping"])
+    if extra:
+        raise ControlError(
+            "bad_request", f"unknown field {extra[0][:32]!r} for ping", op="ping", ref=ref
+        )
+    return Ping(ref)
 
 
 # -- replies ---------------------------------------------------------------------------------
@@ -433,6 +459,14 @@ def ws_error(
         raise LocalProtocolError(f"unknown error code {code!r}")
     text = '{"type":"error"' + _opt("ref", ref) + _opt("op", op) + _opt("channel", channel)
     return _utf8(text + ',"code":' + _STRING(code) + ',"message":' + _STRING(message) + "}")
+
+
+def ws_pong(ref: str | None = None) -> bytes:
+    """``{"type":"pong","ref"}``, the answer to a ping; ``ref`` only when
+    the ping had one."""
+    if ref is not None and not isinstance(ref, str):
+        raise LocalProtocolError("a ref is str or None")
+    return _utf8('{"type":"pong"' + _opt("ref", ref) + "}")
 
 
 def ws_gap(channel: str) -> bytes:

@@ -41,15 +41,17 @@ from rawpush.proto.errors import HTTPError
 from rawpush.proto.http import Headers, Request
 from rawpush.proto.multichannel import (
     ControlError,
-    ControlMessage,
+    Ping,
     Publish,
     Subscribe,
+    Unsubscribe,
     parse_control,
     ws_ack,
     ws_binary_event,
     ws_error,
     ws_event,
     ws_gap,
+    ws_pong,
 )
 from rawpush.proto.ws.deflate import PerMessageDeflate
 from rawpush.proto.ws.frames import PreparedFrame, prepare_binary, prepare_text
@@ -108,7 +110,8 @@ class MultiWSSession(WSSession):
         self.subs: dict[str, Subscription] = {}
         #: live events of a channel being subscribed, held until its replay is out
         self._opening: dict[str, list[HubEvent]] = {}
-        self._controls: deque[ControlMessage] = deque()
+        #: what waits on the hub, in order (a ping is answered at once)
+        self._controls: deque[Subscribe | Unsubscribe | Publish] = deque()
         self._worker: asyncio.Task[None] | None = None
 
     # -- opening: no subscription before the 101 --------------------------------
@@ -127,6 +130,11 @@ class MultiWSSession(WSSession):
             message = parse_control(text)
         except ControlError as exc:
             self._error(exc.code, exc.message, exc.op, exc.channel, exc.ref)
+            return
+        if isinstance(message, Ping):
+            # At once, ahead of controls still waiting on the hub: a pong
+            # says the connection carries messages, not that they are done.
+            self._reply(ws_pong(message.ref))
             return
         controls = self._controls
         controls.append(message)

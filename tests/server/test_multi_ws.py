@@ -168,3 +168,21 @@ async def test_6455_7_4_1_drain_closes_1001_with_the_retry_hint(make_server: Mak
         await closing
     finally:
         ws.close()
+
+
+async def test_ping_is_answered_with_pong_and_its_ref(server: Server) -> None:
+    ws = await raw_ws(server.port, "/ws")
+    try:
+        assert await _ask(ws, op="ping") == {"type": "pong"}
+        assert await _ask(ws, op="ping", ref="ping") == {"type": "pong", "ref": "ping"}
+        # A bad ping is an error reply naming it; the connection stays.
+        error = await _ask(ws, op="ping", channel="a")
+        assert (error["type"], error["op"], error["code"]) == ("error", "ping", "bad_request")
+        ack = await _ask(ws, op="subscribe", channel="a", ref="s")
+        assert ack["type"] == "ack"
+        event = await server.hub.publish("a", "after pings")
+        [got] = await _recv(ws, 1)
+        assert (got["type"], got["id"]) == ("event", event.id)
+        assert await _ask(ws, op="ping", ref="p") == {"type": "pong", "ref": "p"}
+    finally:
+        ws.close()
