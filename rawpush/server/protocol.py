@@ -38,9 +38,10 @@ from rawpush.proto.http import Headers, HTTPConnection, Request, refusal_before_
 from rawpush.server import access_log, routes
 from rawpush.server.answers import Answer, Deferred, Refusal, Reply, Takeover
 from rawpush.server.context import Context
+from rawpush.server.h1_counts import H1, H1Counts
 from rawpush.server.h2_host import H2Protocol
 from rawpush.server.host import Framing, Session
-from rawpush.server.metrics import fold_counts, labels
+from rawpush.server.metrics import labels
 
 logger = logging.getLogger("rawpush.server")
 
@@ -58,23 +59,20 @@ _RESPONSE_503 = refusal_before_request(
     HTTPError("too many connections", 503, (("Retry-After", "1"),))
 )
 # One address over its share of connections (RFC 6585 section 4).
-#: the ``protocol`` label of an HTTP/1.x connection
-_H1 = (("protocol", "h1"),)
 _RESPONSE_429 = refusal_before_request(
     HTTPError("too many connections from this address", 429, (("Retry-After", "1"),))
 )
 
 
-class HTTPProtocol(asyncio.Protocol):
+class HTTPProtocol(H1Counts, asyncio.Protocol):
+    # The counters and the access-log exchange: rawpush.server.h1_counts.
     # Slots: one of these lives as long as each connection, idle or not.
     __slots__ = (
         "_buffered",
         "_cancel_on_eof",
         "_closing",
         "_counted",
-        "_exchange",
         "_http10",
-        "_labels",
         "_reading",
         "_sniff",
         "_task",
@@ -83,7 +81,6 @@ class HTTPProtocol(asyncio.Protocol):
         "bytes_out",
         "ctx",
         "http",
-        "kind",
         "messages_in",
         "messages_out",
         "session",
@@ -144,15 +141,10 @@ class HTTPProtocol(asyncio.Protocol):
         cfg = ctx.config
         transport.set_write_buffer_limits(cfg.write_high_water, cfg.write_low_water)
         ctx.metrics.inc("rawpush_connections", self._labels)
-        ctx.metrics.inc("rawpush_protocol_connections", _H1)
+        ctx.metrics.inc("rawpush_protocol_connections", H1)
         if self._sniff is None:  # HTTP/1.1 for sure; else once the first bytes say
             self._count_total()
         self._arm(cfg.header_timeout, self._header_timeout)
-
-    def _count_total(self) -> None:
-        # A prior-knowledge HTTP/2 connection is counted by its own host.
-        self.ctx.metrics.inc("rawpush_connections_total", self._labels)
-        self.ctx.metrics.inc("rawpush_protocol_connections_total", _H1)
 
     def _to_h2(self, transport: asyncio.Transport, data: bytes) -> None:
         """Hand the connection to the HTTP/2 host with what was read of it."""
@@ -233,7 +225,7 @@ class HTTPProtocol(asyncio.Protocol):
             self._counted = False  # out of every gauge from here on
             ctx.accepted -= 1
             ctx.metrics.inc("rawpush_connections", self._labels, -1)
-            ctx.metrics.inc("rawpush_protocol_connections", _H1, -1)
+            ctx.metrics.inc("rawpush_protocol_connections", H1, -1)
             if ctx.per_address is not None:
                 ctx.per_address.release(self._address())
 
@@ -332,30 +324,7 @@ class HTTPProtocol(asyncio.Protocol):
     def call_later(self, delay: float, callback: Callable[[], None]) -> asyncio.TimerHandle:
         return asyncio.get_running_loop().call_later(delay, callback)
 
-    # -- counters -------------------------------------------------------------------
-
-    def set_kind(self, kind: str, *, new: bool = True) -> None:
-        """Count this connection under another transport in /metrics;
-        ``new`` counts it as a connection of that transport too (not when
-        it merely goes back to "http" between two requests)."""
-        self.fold_counters()  # what was counted so far belongs to the old label
-        metrics = self.ctx.metrics
-        if self._counted:  # a connection already lost is in no gauge
-            metrics.inc("rawpush_connections", self._labels, -1)
-        self.kind = kind
-        self._labels = labels(kind)
-        if new and self._exchange is not None:
-            self._exchange.transport = kind
-        if self._counted:
-            metrics.inc("rawpush_connections", self._labels)
-            if new:
-                metrics.inc("rawpush_connections_total", self._labels)
-
-    def fold_counters(self) -> None:
-        """Move this connection's counts into the metrics (see __init__)."""
-        if self._exchange is not None:
-            self._exchange.sent += self.bytes_out  # bytes_out restarts at 0
-        fold_counts(self.ctx.metrics, self._labels, self)
+    # -- the connection's socket -----------------------------------------------------
 
     def _cap_send_buffer(self) -> None:
         """A subscriber's socket keeps at most ``subscriber_sndbuf`` in the
@@ -377,11 +346,6 @@ class HTTPProtocol(asyncio.Protocol):
         per connection) are no longer needed. Every use of ``self.http``
         after this is a bug, and fails loudly (AttributeError)."""
         del self.http
-
-    def _count_status(self, status: int) -> None:
-        if self._exchange is not None:
-            self._exchange.status = status
-        self.ctx.metrics.inc("rawpush_http_responses_total", (("status", str(status)),))
 
     # -- the request loop ----------------------------------------------------
 
@@ -492,22 +456,6 @@ class HTTPProtocol(asyncio.Protocol):
             self._arm(_LINGER, self.close)
         else:
             transport.close()
-
-    # -- the access log (rawpush.server.access_log) ----------------------------
-
-    def _begin_exchange(self, method: str, target: str, version: str) -> None:
-        exchange = access_log.Exchange(method, target, version, self.kind)
-        # bytes_out counts from the last fold: the exchange's bytes are what
-        # it grows by from here, plus what folds move away (fold_counters).
-        exchange.sent = -self.bytes_out
-        self._exchange = exchange
-
-    def _end_exchange(self) -> None:
-        exchange = self._exchange
-        if exchange is not None:
-            self._exchange = None
-            exchange.sent += self.bytes_out
-            access_log.end(exchange, self.peer)
 
     # -- timers ------------------------------------------------------------------
 
