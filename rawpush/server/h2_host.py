@@ -81,7 +81,6 @@ class H2Protocol(asyncio.Protocol):
         self.session: Session | None = None
         self.streams: dict[int, H2Stream] = {}
         self.writing_paused = False
-        self._readers_paused: set[int] = set()
         self._counted = False
         self._draining = False
         self._timer: asyncio.TimerHandle | None = None
@@ -260,19 +259,13 @@ class H2Protocol(asyncio.Protocol):
             transport.write(data)
 
     def pause_reading_for(self, stream: H2Stream) -> None:
-        if not self._readers_paused:
-            transport = self.transport
-            if transport is not None and not transport.is_closing():
-                transport.pause_reading()
-        self._readers_paused.add(stream.stream_id)
+        """One stream's reader stops: its flow-control credit is held
+        (RFC 9113 section 5.2), so its peer stops within one window while
+        every other stream of the connection keeps flowing."""
+        self.h2.hold(stream.stream_id)
 
     def resume_reading_for(self, stream: H2Stream) -> None:
-        if stream.stream_id not in self._readers_paused:
-            return
-        self._readers_paused.discard(stream.stream_id)
-        transport = self.transport
-        if not self._readers_paused and transport is not None and not transport.is_closing():
-            transport.resume_reading()
+        self.write(self.h2.release(stream.stream_id))
 
     def goaway(self) -> None:
         """The graceful GOAWAY (once): streams open carry on, no new ones."""

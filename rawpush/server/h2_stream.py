@@ -203,8 +203,8 @@ class H2Stream:
         self._end()
 
     def pause_reading(self) -> None:
-        # Input is acknowledged as it is read, so the only way to hold a
-        # stream's peer back is to stop reading the connection.
+        # The stream's credit is held: its peer may send one window more
+        # (the session buffers it), the other streams are not held back.
         self.conn.pause_reading_for(self)
 
     def resume_reading(self) -> None:

@@ -78,3 +78,30 @@ async def test_8441_4_a_get_to_a_websocket_route_is_refused() -> None:
         # A GET is no WebSocket over HTTP/2 (only an extended CONNECT is):
         # the handshake check refuses the version, as it would HTTP/2 over h11.
         assert (await conn.response(sid)).status == 505
+
+
+async def test_9113_5_2_one_websocket_stream_held_back_does_not_hold_its_siblings() -> None:
+    # RFC 9113 5.2: a WebSocket session that stops reading (its publishes
+    # wait on the hub, or it takes its turn) holds back its own stream's
+    # credit, not the connection: a sibling's message still gets through.
+    from rawpush.server.h2_stream import H2Stream
+
+    async with serving() as server, client(server.port) as conn:
+        await conn.until(lambda: _ENABLE_CONNECT_PROTOCOL in conn.remote_settings, "SETTINGS")
+        held_sid, free_sid = await _open(conn, "/ws/held"), await _open(conn, "/ws/free")
+        assert (await conn.head(held_sid)).status == (await conn.head(free_sid)).status == 200
+        assert server._ctx is not None
+        [held] = [
+            c for c in server._ctx.connections
+            if isinstance(c, H2Stream) and c.stream_id == held_sid
+        ]  # fmt: skip
+        held.pause_reading()
+        ws = Connection(ConnectionType.CLIENT)
+        await conn.send(free_sid, ws.send(TextMessage(data="still flowing")))
+        got = await _messages(conn, free_sid, ws, 1)
+        assert json.loads(got[0].data)["data"] == "still flowing"  # type: ignore[attr-defined]
+        held.resume_reading()
+        other = Connection(ConnectionType.CLIENT)
+        await conn.send(held_sid, other.send(TextMessage(data="after the hold")))
+        got = await _messages(conn, held_sid, other, 1)
+        assert json.loads(got[0].data)["data"] == "after the hold"  # type: ignore[attr-defined]

@@ -139,6 +139,8 @@ class H2Connection:
         self._accepted: set[int] = set()
         #: flow-control credit each body in progress holds
         self._held: dict[int, int] = {}
+        #: tunnel streams whose reader stopped: their credit waits too
+        self._holding: set[int] = set()
 
     # -- state ---------------------------------------------------------------
 
@@ -288,9 +290,12 @@ class H2Connection:
         data = event.data or b""
         opened = self._bodies.get(sid)
         if opened is None:
-            # Read at once (a tunnel's reader pauses the socket instead), so
-            # the credit goes back at once.
-            if size:
+            # Read at once, so the credit goes back at once; unless the
+            # stream's reader is held (``hold``): then its peer may send one
+            # window more and waits, while the other streams flow on.
+            if sid in self._holding:
+                self._held[sid] = self._held.get(sid, 0) + size
+            elif size:
                 self._h2.acknowledge_received_data(size, sid)
         else:
             # A body in progress keeps the credit it used until it is whole
@@ -463,6 +468,20 @@ class H2Connection:
                     moved[sid] = None
         out.extend(WindowOpened(sid) for sid in moved)
 
+    def hold(self, stream_id: int) -> None:
+        """Keep a tunnel stream's flow-control credit (section 5.2): the
+        backpressure of one stream's reader, which must not stop the
+        connection's other streams (section 5.2.2)."""
+        self._holding.add(stream_id)
+
+    def release(self, stream_id: int) -> bytes:
+        """Give back what a held stream was sent meanwhile: its
+        WINDOW_UPDATE, to send."""
+        self._holding.discard(stream_id)
+        if not self._failed and not self._peer_gone and stream_id in self._tunnels:
+            self._release(stream_id)
+        return self.data_to_send()
+
     def _release(self, sid: int) -> None:
         held = self._held.pop(sid, 0)
         if held:
@@ -474,4 +493,5 @@ class H2Connection:
         self._pending.pop(sid, None)
         self._bodies.pop(sid, None)
         self._tunnels.discard(sid)
+        self._holding.discard(sid)
         self._heads.discard(sid)

@@ -11,12 +11,14 @@ from h2.settings import SettingCodes
 from rawpush.proto.errors import LocalProtocolError
 from rawpush.proto.h2 import (
     DataReceived,
+    H2Config,
     H2Connection,
     RequestReceived,
     StreamEnded,
 )
+from rawpush.proto.http import HTTPConfig
 from rawpush.proto.ws.handshake import check_request
-from tests.proto.h2.support import GET, cuts, events_of, head_of, new_client, pair
+from tests.proto.h2.support import GET, cuts, events_of, frame_list, head_of, new_client, pair
 
 _CONNECT = [
     (":method", "CONNECT"),
@@ -113,3 +115,41 @@ def test_8441_empty_data_on_a_tunnel_is_no_event() -> None:
     client.send_data(1, b"")
     events = server.receive_data(client.data_to_send())
     assert [type(e) for e in events] == [RequestReceived]
+
+
+def _updated(data: bytes) -> set[int]:
+    """The streams a WINDOW_UPDATE in ``data`` gives credit to."""
+    return {sid for kind, _, sid, _ in frame_list(data) if kind == 0x8 and sid}
+
+
+def test_9113_5_2_a_held_tunnel_keeps_its_credit_and_gives_it_back_on_release() -> None:
+    # RFC 9113 5.2: the reader of one WebSocket stream stops; its peer may
+    # send one window more, the connection's other streams flow on.
+    small = H2Config(HTTPConfig(max_body_bytes=1000), initial_window_size=65_535)
+    server, client = pair(small)
+    client.send_headers(1, _CONNECT)
+    client.send_headers(3, _CONNECT)
+    server.receive_data(client.data_to_send())
+    client.receive_data(server.accept_tunnel(1) + server.accept_tunnel(3))
+    server.hold(1)
+    for _ in range(3):  # most of a window (3 x 16 KiB): credit is due back
+        client.send_data(1, b"x" * 16_384)
+        client.send_data(3, b"y" * 16_384)
+    events = server.receive_data(client.data_to_send())
+    # The bytes are handed over either way; only the credit waits.
+    assert [len(e.data) for e in events if isinstance(e, DataReceived)] == [16_384] * 6
+    assert _updated(server.data_to_send()) == {3}
+    assert _updated(server.release(1)) == {1}
+    assert server.release(1) == b""  # nothing held any more
+
+
+def test_9113_5_2_a_held_stream_that_ends_gives_nothing_back_on_release() -> None:
+    server, client = pair()
+    client.send_headers(1, _CONNECT)
+    server.receive_data(client.data_to_send())
+    client.receive_data(server.accept_tunnel(1))
+    server.hold(1)
+    client.send_data(1, b"x" * 10)
+    server.receive_data(client.data_to_send())
+    client.receive_data(server.reset(1))
+    assert server.release(1) == b""  # the reset stream's credit went back already
