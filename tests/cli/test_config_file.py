@@ -88,6 +88,7 @@ def other_value(key: str, default: Any) -> Any:
         "certfile": "c.pem",
         "keyfile": None,  # needs certfile: set together below
         "allowed_origins": ["https://a.example"],
+        "transports": ["sse", "poll"],
     }
     if key in special:
         return special[key]
