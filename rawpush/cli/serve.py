@@ -54,6 +54,12 @@ _FLAGS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
     "history": (
         ("--history", "hub.history_size", "events", "events kept per channel for resume"),
         ("--history-bytes", "hub.history_bytes", "bytes", "data kept per channel for resume"),
+        (
+            "--history-memory",
+            "hub.history_memory",
+            "bytes",
+            "data kept for resume by all channels together (least recently published first out)",
+        ),
         ("--max-channels", "hub.max_channels", "", "channels with a history the hub may hold"),
         (
             "--channel-idle-ttl",

@@ -196,6 +196,10 @@ class MemoryBackplane(Backplane):
         # Channels with a history and no sink, least recently used first,
         # with the time they were last used (appended to, or left).
         self._idle: OrderedDict[str, float] = OrderedDict()
+        # Every channel with a history, least recently published to first,
+        # and the data bytes all of them keep (history_memory bounds it).
+        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._kept = 0
         cfg = self.config
         self._keys = KeyMemory(cfg.idempotency_window, cfg.idempotency_keys, cfg.clock)
 
@@ -203,6 +207,8 @@ class MemoryBackplane(Backplane):
         history = self._histories.pop(channel)
         del self._seeds[channel]
         self._idle.pop(channel, None)
+        self._recent.pop(channel, None)
+        self._kept -= history.bytes
         self._floor = max(self._floor, history.ids.last)
 
     def _sweep(self) -> None:
@@ -265,7 +271,13 @@ class MemoryBackplane(Backplane):
             if seen is not None:
                 return seen
         self._sweep()
-        item = self._history(channel).append(channel, data, event)
+        history = self._history(channel)
+        before = history.bytes
+        item = history.append(channel, data, event)
+        self._kept += history.bytes - before
+        self._recent[channel] = None
+        self._recent.move_to_end(channel)
+        self._bound_memory()
         self._touch(channel)
         if idempotency_key is not None:
             # Before any await: a retry arriving while a block subscriber
@@ -281,6 +293,22 @@ class MemoryBackplane(Backplane):
         for result in pending:
             await result
         return item
+
+    def _bound_memory(self) -> None:
+        """Keep all histories within ``history_memory``: the oldest events
+        of the least recently published channel go first (its resumers hear
+        of a gap, as after any eviction)."""
+        limit = self.config.history_memory
+        if limit is None:
+            return
+        recent = self._recent
+        while self._kept > limit and recent:
+            channel = next(iter(recent))
+            history = self._histories[channel]
+            if not len(history):
+                del recent[channel]  # nothing kept there now; back on its next publish
+                continue
+            self._kept -= history.evict_oldest()
 
     async def read_since(self, channel: str, last_id: str | None) -> Replay:
         """The kept events after ``last_id`` (see ``Backplane.read_since``)."""

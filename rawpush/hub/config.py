@@ -19,6 +19,12 @@ class HubConfig:
     - ``history_bytes``: the same bound, on the UTF-8 size of ``data``
       summed over the kept events. An event larger than this on its own is
       delivered live but not kept.
+    - ``history_memory``: the data bytes all channels' histories of the
+      memory backplane keep together (256 MiB by default): over it, the
+      oldest events of the channel published to least recently go first,
+      and a client resuming behind them hears of a gap. None leaves only
+      the per-channel bounds (``max_channels`` x ``history_bytes``). On
+      Redis, bound the store itself (``maxmemory``) instead.
     - ``max_channels``: channels with a history the memory backplane may
       hold; publishing to one more raises ``TooManyChannels``, so clients
       cannot grow memory without bound by inventing channel names. None
@@ -48,12 +54,15 @@ class HubConfig:
     idempotency_window: float = 300.0
     idempotency_keys: int = 100_000
     channel_idle_ttl: float | None = 3600.0
+    history_memory: int | None = 1 << 28
 
     def __post_init__(self) -> None:
         if self.history_size < 0:
             raise ValueError(f"history_size must be >= 0, not {self.history_size}")
         if self.history_bytes < 0:
             raise ValueError(f"history_bytes must be >= 0, not {self.history_bytes}")
+        if self.history_memory is not None and self.history_memory < 0:
+            raise ValueError(f"history_memory must be >= 0 or None, not {self.history_memory}")
         if self.max_channels is not None and self.max_channels < 1:
             raise ValueError(f"max_channels must be >= 1 or None, not {self.max_channels}")
         if not self.idempotency_window > 0:

@@ -53,6 +53,14 @@ class History:
             self.last_evicted = old_key
         return item
 
+    def evict_oldest(self) -> int:
+        """Evict the oldest kept event (for a bound over all channels);
+        return its data size. The history must not be empty."""
+        key, size, _ = self._entries.popleft()
+        self.bytes -= size
+        self.last_evicted = key
+        return size
+
     def since(self, cursor: IdKey) -> Replay:
         """Kept events after ``cursor``; ``gap`` if any after it were evicted.
 
