@@ -19,41 +19,33 @@ Gap test (``read_since``, one ``MULTI``: ``XINFO STREAM`` + ``XRANGE (id +``)
 
 Live delivery
     One reader task per backplane runs ``XREAD COUNT <batch> BLOCK <ms>``
-    over every stream this node watches, from the last id it delivered per
-    stream, and hands each entry to the local sinks in id order, awaiting
-    what they return (so a ``block`` subscriber slows this node's reader,
-    not the publisher). ``watch`` records the stream's ``last-generated-id``
-    before returning, so nothing published after it is missed, and pokes
-    the blocked reader with ``CLIENT UNBLOCK`` so that it re-issues the
-    read with the new stream at once rather than after the block timeout.
+    over the streams this node watches, from the last id delivered per
+    stream, and hands entries to the local sinks in id order, awaiting
+    them (a ``block`` subscriber slows this node's reader, not the
+    publisher). ``watch`` records ``last-generated-id`` before returning,
+    so nothing published after it is missed, and pokes the reader with
+    ``CLIENT UNBLOCK`` so that it reads the new stream at once.
 
 Storms
-    Concurrent history reads of the same ``(channel, cursor)`` share one
-    round trip while they wait for a read slot (at most ``read_slots``
-    reads in flight, so publishes keep connections), and a caller waits up
-    to ``pool_timeout`` for a slot or a connection: 5,000 clients resuming
-    at once after a node restart are served, not refused. A read joins
-    only one not yet sent, so its snapshot is taken after the joiner began
-    buffering live events: ``Hub.subscribe`` stays atomic.
+    Concurrent reads of one ``(channel, cursor)`` share one round trip
+    while they wait for a read slot (``read_slots`` in flight, so
+    publishes keep connections); a caller waits up to ``pool_timeout``:
+    5,000 clients resuming at once are served, not refused. A read joins
+    only one not yet sent, so ``Hub.subscribe`` stays atomic.
 
 Faults
-    Commands fail fast with ``RedisUnavailable`` (a ``HubError``, status
-    503) while Redis is down: no retries, short connect and command
-    timeouts. Subscribers are untouched; the reader reconnects with
-    exponential backoff and jitter and resumes from the ids it delivered,
-    reading in bounded batches, so nothing is buffered without bound.
-    A reader that falls more than the retained length behind (a stalled
-    ``block`` subscriber) misses entries trimmed before it read them; it
-    detects this on a full batch, logs it (``lost_live`` counts it) and
-    sends its sinks a gap marker (``HubEvent.gap``) before the entries that
-    survived, so every client behind the hole is told.
+    While Redis is down, commands fail fast with ``RedisUnavailable``
+    (503); subscribers are untouched; the reader reconnects with jittered
+    backoff and resumes from the ids it delivered, in bounded batches. A
+    reader that falls behind the trim (a stalled ``block`` subscriber)
+    sees it on a full batch, counts it (``lost_live``) and sends its sinks
+    a gap marker (``HubEvent.gap``) before what survived.
 
-Limits: ``history_bytes`` is not enforced (Redis bounds entries, not
-bytes); the stream keeps at least ``min_retained`` entries even when
-``history_size`` is smaller, because the readers of every node read them.
-``max_channels`` is enforced across nodes through a set of channel names.
-Multi-key commands need one Redis (with replicas or Sentinel), not Redis
-Cluster.
+Limits: ``history_bytes`` and ``history_memory`` are not enforced (Redis
+bounds entries; bound the store with ``maxmemory``); a stream keeps at
+least ``min_retained`` entries, which every node's reader reads.
+``max_channels`` holds across nodes (a set of channel names). One Redis
+(with replicas or Sentinel), not Redis Cluster.
 """
 
 from __future__ import annotations
@@ -252,8 +244,7 @@ class RedisBackplane(Backplane):
         *,
         idempotency_key: str | None = None,
     ) -> HubEvent:
-        """Add the event to the channel's stream in one server-side script
-        (MAXLEN trim, idempotency key, channel bound; see ``Backplane.append``)."""
+        """XADD, MAXLEN trim, idempotency key and channel bound in one script."""
         self._check_open()
         window = 0
         idem = self._idem_prefix
@@ -273,8 +264,7 @@ class RedisBackplane(Backplane):
         return HubEvent(entry_id, channel, event, data)
 
     async def read_since(self, channel: str, last_id: str | None) -> Replay:
-        """The stream's entries after ``last_id``; concurrent reads of the same
-        channel and id share one round trip (see ``Backplane.read_since``)."""
+        """The entries after ``last_id``; equal concurrent reads share a trip."""
         if last_id is None:
             return Replay()
         parse_id(last_id)
@@ -355,8 +345,7 @@ class RedisBackplane(Backplane):
         return {"lost_live": self.lost_live, "reconnects": self.reconnects}
 
     def history_stats(self) -> Mapping[str, HistoryStats]:
-        """Each stream's length when last looked at (Redis bounds entries, not
-        bytes, so no byte count); may be stale."""
+        """Each stream's length when last seen (no byte count); may be stale."""
         return dict(self._stats)
 
     async def close(self) -> None:
