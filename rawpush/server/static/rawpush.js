@@ -87,8 +87,13 @@
     ws.onopen = () => {
       opened = true;
       quiet = Date.now();
-      if (multi) eng._channels().forEach((name) => { self._sub(name); });
-      eng._open(self);
+      if (!multi) return eng._open(self);
+      // Open once every subscription is answered: an event published
+      // after "open" then always reaches this client.
+      var names = eng._channels(), waiting = names.length;
+      if (!waiting) return eng._open(self);
+      var answered = () => { if (--waiting === 0) eng._open(self); };
+      names.forEach((name) => { self._sub(name, answered); });
     };
     ws.onmessage = (m) => {
       quiet = Date.now();
@@ -159,9 +164,18 @@
       }
     }, 1000);
   }
-  WSLink.prototype._sub = function (ch) {
+  WSLink.prototype._sub = function (ch, answered) {
     var m = { op: "subscribe", channel: ch, ref: "s" + ++this._refs }, since = this._c._position(ch);
     if (since) m.since = since;
+    // An ack or the server's error (reported as such) both answer it; a
+    // lost connection answers it too, with nothing to report.
+    var c = this._c;
+    if (answered) {
+      this._pending[m.ref] = {
+        ok: answered,
+        _fail: (err) => { if (err.code) c._emit("error", err); answered(); },
+      };
+    }
     this._ws.send(JSON.stringify(m));
   };
   WSLink.prototype._unsub = function (ch) {
