@@ -184,8 +184,9 @@ def percentile_s(values: list[float], q: float) -> str:
 
 
 def percentile_ms(values: list[float], q: float) -> float:
-    """The ``q``-th percentile of sorted seconds, in milliseconds."""
-    return percentile([int(v * 1e6) for v in values], q) / 1000
+    """The ``q``-th percentile (0-100) of sorted seconds, in milliseconds."""
+    # percentile() takes a fraction: passing 99 there gave the maximum.
+    return percentile([int(v * 1e6) for v in values], q / 100) / 1000
 
 
 async def flooder(port: int, until: float, sent: list[int]) -> None:

@@ -213,9 +213,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     g.add_argument(
         "--ws-publish-rate",
-        type=float,
+        type=config_file.converter(float, True),
         metavar="N",
-        help=f"messages/s one WebSocket may publish, then 1008 (default {d.ws_publish_rate})",
+        help=f"messages/s one WebSocket may publish, then 1008; none for no limit"
+        f" (default {d.ws_publish_rate})",
     )
     g.add_argument(
         "--publish-rate",

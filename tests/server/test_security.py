@@ -275,6 +275,10 @@ def test_serve_flags_build_the_authorization() -> None:
     assert config("--jwt-secret", SECRET).auth.anonymous.subscribe == PatternSet.ALL
     off = config("--ws-publish", "off", "--publish-rate", "5", "--metrics-token", "m")
     assert (off.ws_publish, off.publish_rate, off.metrics_token) == (False, 5.0, "m")
+    assert config().ws_publish_rate == 1000.0
+    assert config("--ws-publish-rate", "50").ws_publish_rate == 50.0
+    # "none" lifts the per-socket limit, as the config's None does.
+    assert config("--ws-publish-rate", "none").ws_publish_rate is None
 
 
 async def test_the_python_clients_carry_a_token(make_server: MakeServer) -> None:
