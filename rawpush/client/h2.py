@@ -25,7 +25,6 @@ stream, a GOAWAY or a protocol error is an ``H2ConnectionError`` (a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl as _ssl
 from collections import deque
 from collections.abc import Iterable
@@ -38,7 +37,15 @@ from rawpush.client.h2_conn import (
     Head,
     HTTP2Unavailable,
 )
-from rawpush.client.http import URL, USER_AGENT, SSLArg
+from rawpush.client.http import (
+    URL,
+    USER_AGENT,
+    BaseResponse,
+    SSLArg,
+    closing_on_failure,
+    open_stream,
+    tls_context,
+)
 
 __all__ = ["H2ConnectionError", "H2Response", "HTTP2Unavailable", "h2_context", "request"]
 
@@ -52,18 +59,12 @@ def h2_context(ssl: SSLArg) -> _ssl.SSLContext:
     HTTP/1.1 client reads it, offering ALPN ``h2`` alone. A context passed
     in is changed in place (its ALPN list): do not share it with an
     HTTP/1.1 client, which would then be offered h2 it cannot speak."""
-    if isinstance(ssl, _ssl.SSLContext):
-        context = ssl
-    else:
-        context = _ssl.create_default_context()
-        if ssl is False:
-            context.check_hostname = False
-            context.verify_mode = _ssl.CERT_NONE
+    context = tls_context(ssl)
     context.set_alpn_protocols([ALPN_H2])
     return context
 
 
-class H2Response:
+class H2Response(BaseResponse):
     """A response head, and its body still on the wire (the
     ``rawpush.client.http.Response`` surface)."""
 
@@ -77,26 +78,13 @@ class H2Response:
         *,
         pending: Iterable[Body | End] = (),
     ) -> None:
-        self.url = url
+        super().__init__(url, writer)
         self.status = head.status
         self.reason = ""  # HTTP/2 carries no reason phrase (RFC 9113 section 8.3.2)
         self.headers = list(head.headers)
         self._conn = conn
         self._reader = reader
-        self._writer = writer
         self._pending: deque[Body | End] = deque(pending)
-        self._done = False
-
-    def header(self, name: str) -> str | None:
-        """The first value of header ``name`` (HTTP/2 names are lowercase), or None."""
-        name = name.lower()
-        return next((value for key, value in self.headers if key == name), None)
-
-    @property
-    def content_type(self) -> str:
-        """The MIME type essence, lowercase, without parameters."""
-        value = self.header("content-type") or ""
-        return value.split(";", 1)[0].strip().lower()
 
     async def read_chunk(self, timeout: float | None = None) -> bytes:
         """The next piece of the body; ``b""`` once it is complete.
@@ -104,7 +92,8 @@ class H2Response:
         ``ConnectionError`` when the stream or connection fails first."""
         while not self._done:
             if not self._pending:
-                await self._receive(timeout)
+                events = await self._wait(_pump(self._conn, self._reader, self._writer), timeout)
+                self._pending.extend(e for e in events if not isinstance(e, Head))
                 continue
             item = self._pending.popleft()
             if isinstance(item, End):
@@ -113,53 +102,17 @@ class H2Response:
             # Credit goes back when the caller takes the data, not when it
             # arrives: a slow reader slows the server (RFC 9113 section 6.9).
             self._conn.consumed(item.flow)
-            self._flush()
+            _flush(self._conn, self._writer)
             if item.data:
                 return item.data
         return b""
 
-    async def read(self, limit: int, timeout: float | None = None) -> bytes:
-        """The whole body; ``ConnectionError`` when it exceeds ``limit`` bytes."""
-        parts: list[bytes] = []
-        size = 0
-        while chunk := await self.read_chunk(timeout):
-            size += len(chunk)
-            if size > limit:
-                self.close()
-                raise ConnectionError(f"response body larger than {limit} bytes")
-            parts.append(chunk)
-        return b"".join(parts)
 
-    async def _receive(self, timeout: float | None) -> None:
-        try:
-            async with asyncio.timeout(timeout):
-                events = await _pump(self._conn, self._reader, self._writer)
-        except TimeoutError:
-            self.close()
-            raise TimeoutError(f"no data from {self.url.authority} for {timeout} s") from None
-        except OSError:
-            self.close()
-            raise
-        if self._done:  # closed by close() while we waited
-            raise ConnectionError("response closed")
-        self._pending.extend(e for e in events if not isinstance(e, Head))
-
-    def _flush(self) -> None:
-        data = self._conn.data_to_send()
-        if data and not self._writer.is_closing():
-            self._writer.write(data)
-
-    def close(self) -> None:
-        """Drop the connection now (safe to call any number of times)."""
-        if not self._done:
-            self._done = True
-            self._writer.close()
-
-    async def aclose(self) -> None:
-        """``close()``, then wait until the socket is closed."""
-        self.close()
-        with contextlib.suppress(OSError):
-            await self._writer.wait_closed()
+def _flush(conn: H2ClientConnection, writer: asyncio.StreamWriter) -> None:
+    """Write what the connection has to send, unless the socket is going."""
+    out = conn.data_to_send()
+    if out and not writer.is_closing():
+        writer.write(out)
 
 
 async def _pump(
@@ -175,9 +128,7 @@ async def _pump(
             conn.receive_eof()
             events = []
     finally:
-        out = conn.data_to_send()  # a GOAWAY of ours after an error, too
-        if out and not writer.is_closing():
-            writer.write(out)
+        _flush(conn, writer)  # a GOAWAY of ours after an error, too
     return events
 
 
@@ -196,14 +147,8 @@ async def request(
     ``HTTP2Unavailable`` when the server does not speak HTTP/2 there;
     ``ValueError`` when the request cannot be sent (a bad header)."""
     context = h2_context(ssl) if url.secure else None
-    try:
-        async with asyncio.timeout(timeout):
-            reader, writer = await asyncio.open_connection(
-                url.host, url.port, ssl=context, server_hostname=url.host if context else None
-            )
-    except TimeoutError:
-        raise TimeoutError(f"connecting to {url.authority} timed out") from None
-    try:
+    reader, writer = await open_stream(url, context, timeout)
+    with closing_on_failure(url, writer, timeout):
         if context is not None:
             tls = writer.get_extra_info("ssl_object")
             chosen = tls.selected_alpn_protocol() if tls is not None else None
@@ -220,12 +165,6 @@ async def request(
         writer.write(conn.data_to_send())
         async with asyncio.timeout(timeout):
             head, rest = await _read_head(conn, reader, writer)
-    except TimeoutError:
-        writer.close()
-        raise TimeoutError(f"no response from {url.authority} in {timeout} s") from None
-    except BaseException:
-        writer.close()
-        raise
     return H2Response(url, head, conn, reader, writer, pending=rest)
 
 

@@ -22,10 +22,10 @@ import contextlib
 import json
 import random
 import ssl as _ssl
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from importlib import metadata
-from typing import Protocol
+from typing import Protocol, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import h11
@@ -33,15 +33,19 @@ import h11
 __all__ = [
     "URL",
     "AnyResponse",
+    "BaseResponse",
     "HTTPStatusError",
     "Response",
     "SSLArg",
     "backoff",
+    "closing_on_failure",
     "error_message",
     "error_text",
+    "open_stream",
     "parse_url",
     "pause",
     "request",
+    "tls_context",
     "with_token",
 ]
 
@@ -52,6 +56,7 @@ try:
 except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
     USER_AGENT = "rawpush"
 _READ_SIZE = 64 * 1024
+_T = TypeVar("_T")
 _DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 
 #: ``None``/``True``: verify with the system's CAs (on https:// only);
@@ -119,28 +124,25 @@ class HTTPStatusError(Exception):
         self.reason = reason
 
 
-class Response:
-    """A response head, and its body still on the wire."""
+class BaseResponse:
+    """What a response does the same whichever HTTP version carried it:
+    look up its head, read the whole body, give up on it. ``Response``
+    and ``rawpush.client.h2.H2Response`` build on it and each brings its
+    own ``read_chunk``; it is not constructed on its own."""
 
-    def __init__(
-        self,
-        url: URL,
-        head: h11.Response,
-        conn: h11.Connection,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-    ) -> None:
+    url: URL
+    status: int
+    reason: str
+    headers: list[tuple[str, str]]
+
+    def __init__(self, url: URL, writer: asyncio.StreamWriter) -> None:
         self.url = url
-        self.status: int = head.status_code
-        self.reason = head.reason.decode("latin-1")
-        self.headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in head.headers]
-        self._conn = conn
-        self._reader = reader
         self._writer = writer
         self._done = False
 
     def header(self, name: str) -> str | None:
-        """The first value of header ``name`` (h11 lowercases names), or None."""
+        """The first value of header ``name`` (both versions keep names
+        lowercase), or None."""
         name = name.lower()
         for key, value in self.headers:
             if key == name:
@@ -152,6 +154,71 @@ class Response:
         """The MIME type essence, lowercase, without parameters."""
         value = self.header("content-type") or ""
         return value.split(";", 1)[0].strip().lower()
+
+    async def read_chunk(self, timeout: float | None = None) -> bytes:
+        """The next piece of the body; ``b""`` once it is complete."""
+        raise NotImplementedError
+
+    async def read(self, limit: int, timeout: float | None = None) -> bytes:
+        """The whole body; ``ConnectionError`` when it exceeds ``limit`` bytes."""
+        parts: list[bytes] = []
+        size = 0
+        while chunk := await self.read_chunk(timeout):
+            size += len(chunk)
+            if size > limit:
+                self.close()
+                raise ConnectionError(f"response body larger than {limit} bytes")
+            parts.append(chunk)
+        return b"".join(parts)
+
+    async def _wait(self, step: Awaitable[_T], timeout: float | None) -> _T:
+        """``step`` (one read off the socket) within ``timeout``: a
+        silence or a broken socket closes the response, and so the
+        caller sees one failure and nothing after it."""
+        try:
+            async with asyncio.timeout(timeout):
+                result = await step
+        except TimeoutError:
+            self.close()
+            raise TimeoutError(f"no data from {self.url.authority} for {timeout} s") from None
+        except OSError:
+            self.close()
+            raise
+        if self._done:  # closed by close() while we waited
+            raise ConnectionError("response closed")
+        return result
+
+    def close(self) -> None:
+        """Drop the connection now (safe to call any number of times)."""
+        if not self._done:
+            self._done = True
+            self._writer.close()
+
+    async def aclose(self) -> None:
+        """``close()``, then wait until the socket is closed."""
+        self.close()
+        # OSError: the peer already reset it, which closes it just the same.
+        with contextlib.suppress(OSError):
+            await self._writer.wait_closed()
+
+
+class Response(BaseResponse):
+    """A response head, and its body still on the wire."""
+
+    def __init__(
+        self,
+        url: URL,
+        head: h11.Response,
+        conn: h11.Connection,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        super().__init__(url, writer)
+        self.status = head.status_code
+        self.reason = head.reason.decode("latin-1")
+        self.headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in head.headers]
+        self._conn = conn
+        self._reader = reader
 
     async def read_chunk(self, timeout: float | None = None) -> bytes:
         """The next piece of the body as it arrives; ``b""`` once it is complete.
@@ -167,7 +234,7 @@ class Response:
                 self.close()
                 raise ConnectionError(f"bad HTTP from {self.url.authority}: {exc}") from exc
             if event is h11.NEED_DATA:
-                await self._receive(timeout)
+                self._conn.receive_data(await self._wait(self._reader.read(_READ_SIZE), timeout))
             elif isinstance(event, h11.Data):
                 return bytes(event.data)
             elif isinstance(event, h11.EndOfMessage):
@@ -175,45 +242,6 @@ class Response:
             else:  # pragma: no cover - h11 yields nothing else inside a body
                 raise ConnectionError(f"unexpected {type(event).__name__} in a response body")
         return b""
-
-    async def read(self, limit: int, timeout: float | None = None) -> bytes:
-        """The whole body; ``ConnectionError`` when it exceeds ``limit`` bytes."""
-        parts: list[bytes] = []
-        size = 0
-        while chunk := await self.read_chunk(timeout):
-            size += len(chunk)
-            if size > limit:
-                self.close()
-                raise ConnectionError(f"response body larger than {limit} bytes")
-            parts.append(chunk)
-        return b"".join(parts)
-
-    async def _receive(self, timeout: float | None) -> None:
-        try:
-            async with asyncio.timeout(timeout):
-                data = await self._reader.read(_READ_SIZE)
-        except TimeoutError:
-            self.close()
-            raise TimeoutError(f"no data from {self.url.authority} for {timeout} s") from None
-        except OSError:
-            self.close()
-            raise
-        if self._done:  # closed by close() while we waited
-            raise ConnectionError("response closed")
-        self._conn.receive_data(data)
-
-    def close(self) -> None:
-        """Drop the connection now (safe to call any number of times)."""
-        if not self._done:
-            self._done = True
-            self._writer.close()
-
-    async def aclose(self) -> None:
-        """``close()``, then wait until the socket is closed."""
-        self.close()
-        # OSError: the peer already reset it, which closes it just the same.
-        with contextlib.suppress(OSError):
-            await self._writer.wait_closed()
 
 
 class AnyResponse(Protocol):
@@ -245,9 +273,9 @@ class AnyResponse(Protocol):
         """``close()``, then wait until the socket is closed."""
 
 
-def _ssl_context(url: URL, ssl: SSLArg) -> _ssl.SSLContext | None:
-    if not url.secure:
-        return None
+def tls_context(ssl: SSLArg) -> _ssl.SSLContext:
+    """The TLS context ``ssl`` stands for (see ``SSLArg``): the one given,
+    or a new default one, verifying the server unless ``ssl`` is False."""
     if isinstance(ssl, _ssl.SSLContext):
         return ssl
     context = _ssl.create_default_context()
@@ -255,6 +283,41 @@ def _ssl_context(url: URL, ssl: SSLArg) -> _ssl.SSLContext | None:
         context.check_hostname = False
         context.verify_mode = _ssl.CERT_NONE
     return context
+
+
+async def open_stream(
+    url: URL, context: _ssl.SSLContext | None, timeout: float | None
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Connect to ``url``'s host and port, over TLS when ``context`` is
+    given; ``TimeoutError`` when that takes more than ``timeout`` seconds."""
+    try:
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a
+        # cancellation (Ctrl-C in ``rawpush tail``) that lands in the loop
+        # step where the inner call completes, and the client runs on.
+        async with asyncio.timeout(timeout):
+            return await asyncio.open_connection(
+                url.host, url.port, ssl=context, server_hostname=url.host if context else None
+            )
+    except TimeoutError:
+        raise TimeoutError(f"connecting to {url.authority} timed out") from None
+
+
+@contextlib.contextmanager
+def closing_on_failure(
+    url: URL, writer: asyncio.StreamWriter, timeout: float | None
+) -> Iterator[None]:
+    """Around sending a request and waiting for its head: whatever fails
+    there (cancellation too) drops the connection, since no response
+    exists yet that the caller could close; a ``TimeoutError`` names the
+    silent server."""
+    try:
+        yield
+    except TimeoutError:
+        writer.close()
+        raise TimeoutError(f"no response from {url.authority} in {timeout} s") from None
+    except BaseException:
+        writer.close()
+        raise
 
 
 async def request(
@@ -272,17 +335,8 @@ async def request(
     read later with its own timeout. Informational (1xx) responses are
     skipped, as RFC 9110 section 15.2 lets a client that did not ask for them.
     """
-    context = _ssl_context(url, ssl)
-    try:
-        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a
-        # cancellation (Ctrl-C in ``rawpush tail``) that lands in the loop
-        # step where the inner call completes, and the client runs on.
-        async with asyncio.timeout(timeout):
-            reader, writer = await asyncio.open_connection(
-                url.host, url.port, ssl=context, server_hostname=url.host if context else None
-            )
-    except TimeoutError:
-        raise TimeoutError(f"connecting to {url.authority} timed out") from None
+    context = tls_context(ssl) if url.secure else None
+    reader, writer = await open_stream(url, context, timeout)
     conn = h11.Connection(h11.CLIENT)
     all_headers = [("Host", url.authority), ("User-Agent", USER_AGENT), *headers]
     if body or method not in ("GET", "HEAD"):
@@ -298,16 +352,10 @@ async def request(
     except h11.LocalProtocolError as exc:
         writer.close()
         raise ValueError(f"cannot send this request: {exc}") from exc
-    try:
+    with closing_on_failure(url, writer, timeout):
         writer.write(out)
         async with asyncio.timeout(timeout):
             head = await _read_head(conn, reader, url)
-    except TimeoutError:
-        writer.close()
-        raise TimeoutError(f"no response from {url.authority} in {timeout} s") from None
-    except BaseException:
-        writer.close()
-        raise
     return Response(url, head, conn, reader, writer)
 
 
