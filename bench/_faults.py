@@ -101,15 +101,17 @@ async def http(
         return 0, b""
 
 
-async def gauges(port: int) -> dict[str, float]:
-    """Every unlabelled or labelled sample of ``/metrics``, summed per name."""
+async def gauges(port: int, *, labelled: bool = False) -> dict[str, float]:
+    """Every sample of ``/metrics``: summed per name, or with ``labelled``
+    one entry per sample (``name{labels}``), so that two labels moving in
+    opposite directions do not cancel out."""
     _, body = await http(port, "GET", "/metrics")
     out: dict[str, float] = {}
     for line in body.decode().splitlines():
         if line and not line.startswith("#"):
             name, _, value = line.rpartition(" ")
-            base = name.split("{", 1)[0]
-            out[base] = out.get(base, 0.0) + float(value)
+            key = name if labelled else name.split("{", 1)[0]
+            out[key] = out.get(key, 0.0) + float(value)
     return out
 
 
