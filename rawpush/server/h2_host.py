@@ -18,10 +18,7 @@ left. Idle (no stream open) for ``keepalive_timeout``, it closes too.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
-import socket
-import struct
 from typing import cast
 
 from rawpush.proto.errors import H2Error, LocalProtocolError
@@ -43,13 +40,11 @@ from rawpush.server import access_log, routes
 from rawpush.server.context import Context
 from rawpush.server.h2_stream import H2Stream
 from rawpush.server.host import Session
+from rawpush.server.linger import linger, reset
 from rawpush.server.metrics import fold_counts, labels
 
 __all__ = ["H2Protocol", "H2Stream", "h2_config"]
 
-_LINGER_RESET = struct.pack("ii", 1, 0)
-#: how long a failed connection keeps reading (and dropping) after its GOAWAY
-_LINGER = 2.0
 _PROTOCOL = (("protocol", "h2"),)
 #: RFC 9113 section 6.9.1: the largest window
 _MAX_WINDOW = (1 << 31) - 1
@@ -232,16 +227,11 @@ class H2Protocol(asyncio.Protocol):
         self.write(self.h2.data_to_send())  # the GOAWAY
         for stream in list(self.streams.values()):
             stream.lost()
-        transport = self.transport
-        if transport is not None and transport.can_write_eof():
-            # Lingering close (as over HTTP/1.1): closing with the peer's
-            # flood still unread would send a reset that can destroy the
-            # GOAWAY before it is read; its bytes are read and dropped.
-            transport.write_eof()
-            self._cancel_timer()
-            self._timer = asyncio.get_running_loop().call_later(_LINGER, self.close)
-        else:
-            self.close()
+        # Lingering close (as over HTTP/1.1): the peer's flood is read and
+        # dropped, so that no reset destroys the GOAWAY before it is read.
+        self._cancel_timer()
+        if self.transport is not None:
+            self._timer = linger(self.transport, self.close)
 
     def _count_goaway(self, code: int) -> None:
         try:
@@ -306,14 +296,8 @@ class H2Protocol(asyncio.Protocol):
 
     def abort(self) -> None:
         self._cancel_timer()
-        transport = self.transport
-        if transport is not None:
-            sock = transport.get_extra_info("socket")
-            if sock is not None:
-                # A reset frees the socket's buffers now (as over HTTP/1.1).
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
-            transport.abort()
+        if self.transport is not None:
+            reset(self.transport)
 
     # -- timers -------------------------------------------------------------------------
 

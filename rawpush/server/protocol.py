@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import logging
 import socket
-import struct
 from collections.abc import Callable
 from typing import cast
 
@@ -41,17 +40,10 @@ from rawpush.server.context import Context
 from rawpush.server.h1_counts import H1, H1Counts
 from rawpush.server.h2_host import H2Protocol
 from rawpush.server.host import Framing, Session
+from rawpush.server.linger import linger, reset
 from rawpush.server.metrics import labels
 
 logger = logging.getLogger("rawpush.server")
-
-# How long a refused or failed connection keeps reading (and discarding)
-# after its error response, so the client's unread request bytes do not
-# make the kernel answer with a reset that destroys the response (RFC 9112
-# section 9.6, "lingering close").
-_LINGER = 2.0
-#: SO_LINGER on, with a zero timeout: close() sends a reset and frees the buffers
-_LINGER_RESET = struct.pack("ii", 1, 0)
 
 # Built once: what every connection over the limit gets, before it sent
 # anything (RFC 9110 section 15.6.4; Retry-After, section 10.2.3).
@@ -310,16 +302,8 @@ class HTTPProtocol(H1Counts, asyncio.Protocol):
 
     def abort(self) -> None:
         self._cancel_timer()
-        transport = self.transport
-        if transport is not None:
-            sock = transport.get_extra_info("socket")
-            if sock is not None:
-                # A reset, not a FIN: the kernel frees the socket's buffers
-                # now instead of keeping an orphan in FIN-WAIT-1 with what a
-                # dead reader never took.
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
-            transport.abort()
+        if self.transport is not None:
+            reset(self.transport)
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> asyncio.TimerHandle:
         return asyncio.get_running_loop().call_later(delay, callback)
@@ -449,13 +433,9 @@ class HTTPProtocol(H1Counts, asyncio.Protocol):
 
     def _linger(self) -> None:
         self._closing = True
-        transport = self.transport
-        assert transport is not None
-        if transport.can_write_eof():
-            transport.write_eof()
-            self._arm(_LINGER, self.close)
-        else:
-            transport.close()
+        assert self.transport is not None
+        self._cancel_timer()
+        self._timer = linger(self.transport, self.close)
 
     # -- timers ------------------------------------------------------------------
 
