@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Awaitable, Callable
 
 from _common import CHANNEL, LOOPBACK, MARK, WS_KEY, raise_nofile, reply, stdin_lines
 
@@ -29,10 +30,10 @@ class LoadProtocol(asyncio.Protocol):
     """Reads the response head, then counts markers; a sampled connection
     also parses the send time after each marker."""
 
-    def __init__(self, stats: Stats, request: bytes, ready: asyncio.Future[bool], sampled: bool):
+    def __init__(self, stats: Stats, request: bytes, ready: asyncio.Future[int], sampled: bool):
         self.stats = stats
         self.request = request
-        self.ready: asyncio.Future[bool] | None = ready
+        self.ready: asyncio.Future[int] | None = ready
         self.sampled = sampled
         self.head = b""
         self.tail = b""
@@ -53,7 +54,7 @@ class LoadProtocol(asyncio.Protocol):
             data, self.head = self.head[end + 4 :], b""
             ready, self.ready = self.ready, None
             if not ready.done():
-                ready.set_result(status in (b"101", b"200"))
+                ready.set_result(int(status in (b"101", b"200")))
             if not data:
                 return
         stats = self.stats
@@ -93,7 +94,7 @@ class LoadProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.ready is not None and not self.ready.done():
-            self.ready.set_result(False)
+            self.ready.set_result(0)
         else:
             self.stats.lost += 1
 
@@ -111,45 +112,53 @@ def request_bytes(transport: str, port: int) -> bytes:
     ).encode()
 
 
-async def run_client() -> None:
+#: what an OPEN command does: open connections as ``args`` asks, counting
+#: them into the stats and keeping their transports for CLOSE
+Opener = Callable[[list[str], Stats, list[asyncio.Transport]], Awaitable[None]]
+
+
+async def open_counted(
+    stats: Stats,
+    transports: list[asyncio.Transport],
+    factory: Callable[[asyncio.Future[int]], asyncio.Protocol],
+    *,
+    port: int,
+    subscribers: int,
+    timeout: float,
+) -> None:
+    """Open one connection that carries ``subscribers`` subscriptions; the
+    protocol ``factory`` builds sets its future to how many of them the
+    server took, and the rest count as failed (all of them when the
+    connection fails or no answer comes within ``timeout`` seconds)."""
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[int] = loop.create_future()
+    try:
+        transport, _ = await loop.create_connection(lambda: factory(ready), LOOPBACK, port)
+    except OSError:
+        stats.failed += subscribers
+        return
+    transports.append(transport)
+    try:
+        ok = await asyncio.wait_for(ready, timeout)
+    except TimeoutError:
+        ok = 0
+    stats.connected += ok
+    stats.failed += subscribers - ok
+
+
+async def run_commands(opener: Opener) -> None:
+    """Answer the parent's commands on stdin until QUIT or EOF, then exit:
+    ``OPEN ...`` (its arguments are the ``opener``'s), ``RESET``,
+    ``WAIT target timeout``, ``QUIET quiet limit``, ``CLOSE``."""
     raise_nofile()
     loop = asyncio.get_running_loop()
     commands = await stdin_lines()
     stats = Stats()
     transports: list[asyncio.Transport] = []
-
-    async def open_one(request: bytes, port: int, sampled: bool, gate: asyncio.Semaphore) -> None:
-        async with gate:
-            ready: asyncio.Future[bool] = loop.create_future()
-            try:
-                transport, _ = await loop.create_connection(
-                    lambda: LoadProtocol(stats, request, ready, sampled), LOOPBACK, port
-                )
-            except OSError:
-                stats.failed += 1
-                return
-            transports.append(transport)
-            try:
-                ok = await asyncio.wait_for(ready, 30)
-            except TimeoutError:
-                ok = False
-            if ok:
-                stats.connected += 1
-            else:
-                stats.failed += 1
-
     while line := (await commands.readline()).decode().split():
         cmd, args = line[0], line[1:]
         if cmd == "OPEN":
-            kind, port, count, sample_every = args[0], int(args[1]), int(args[2]), int(args[3])
-            request = request_bytes(kind, port)
-            gate = asyncio.Semaphore(64)
-            await asyncio.gather(
-                *(
-                    open_one(request, port, sample_every > 0 and i % sample_every == 0, gate)
-                    for i in range(count)
-                )
-            )
+            await opener(args, stats, transports)
             reply(f"OPENED {stats.connected} {stats.failed}")
         elif cmd == "RESET":
             stats.events = 0
@@ -185,3 +194,31 @@ async def run_client() -> None:
         else:
             reply(f"ERROR {cmd}")
     os._exit(0)
+
+
+async def open_h1(args: list[str], stats: Stats, transports: list[asyncio.Transport]) -> None:
+    """``OPEN sse|ws PORT COUNT SAMPLE_EVERY``: COUNT HTTP/1.1 connections,
+    at most 64 of them being opened at a time."""
+    kind, port, count, sample_every = args[0], int(args[1]), int(args[2]), int(args[3])
+    request = request_bytes(kind, port)
+    gate = asyncio.Semaphore(64)
+
+    async def open_one(sampled: bool) -> None:
+        async with gate:
+            await open_counted(
+                stats,
+                transports,
+                lambda ready: LoadProtocol(stats, request, ready, sampled),
+                port=port,
+                subscribers=1,
+                timeout=30,
+            )
+
+    await asyncio.gather(
+        *(open_one(sample_every > 0 and i % sample_every == 0) for i in range(count))
+    )
+
+
+async def run_client() -> None:
+    """The HTTP/1.1 load client: ``run_commands`` with ``open_h1``."""
+    await run_commands(open_h1)

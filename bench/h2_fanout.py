@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from _common import (
@@ -43,10 +43,9 @@ from _common import (
     machine,
     percentile,
     raise_nofile,
-    reply,
     start_server,
-    stdin_lines,
 )
+from _load import Stats, open_counted, run_commands
 from fanout import phase
 
 CLIENTS = 2
@@ -71,18 +70,6 @@ class Row:
 
 
 # -- the HTTP/2 load client ------------------------------------------------------
-
-
-class Stats:
-    __slots__ = ("connected", "events", "failed", "last_ns", "latencies_us", "lost")
-
-    def __init__(self) -> None:
-        self.connected = 0
-        self.failed = 0
-        self.lost = 0
-        self.events = 0
-        self.last_ns = 0
-        self.latencies_us: list[int] = []
 
 
 def _frame(kind: int, flags: int, stream_id: int, payload: bytes = b"") -> bytes:
@@ -192,63 +179,29 @@ class H2Load(asyncio.Protocol):
             self.stats.lost += 1
 
 
-async def run_client() -> None:
-    """``OPEN h2 PORT CONNECTIONS STREAMS SAMPLE_EVERY``, then the commands
-    of ``_load.py`` (RESET, WAIT, QUIET, CLOSE, QUIT)."""
-    raise_nofile()
-    loop = asyncio.get_running_loop()
-    commands = await stdin_lines()
-    stats = Stats()
-    transports: list[asyncio.Transport] = []
+async def open_h2(args: list[str], stats: Stats, transports: list[asyncio.Transport]) -> None:
+    """``OPEN h2 PORT CONNECTIONS STREAMS SAMPLE_EVERY``: CONNECTIONS
+    connections at once, each with STREAMS streams."""
+    port, conns, streams, every = (int(a) for a in args[1:5])
+    picks = [{s for s in range(streams) if (c * streams + s) % every == 0} for c in range(conns)]
 
-    async def open_one(port: int, streams: int, sampled: set[int]) -> None:
-        ready: asyncio.Future[int] = loop.create_future()
-        try:
-            transport, _ = await loop.create_connection(
-                lambda: H2Load(stats, port, streams, sampled, ready), LOOPBACK, port
+    def factory(picked: set[int]) -> Callable[[asyncio.Future[int]], asyncio.Protocol]:
+        return lambda ready: H2Load(stats, port, streams, picked, ready)
+
+    await asyncio.gather(
+        *(
+            open_counted(
+                stats, transports, factory(picked), port=port, subscribers=streams, timeout=60
             )
-        except OSError:
-            stats.failed += streams
-            return
-        transports.append(transport)
-        try:
-            ok = await asyncio.wait_for(ready, 60)
-        except TimeoutError:
-            ok = 0
-        stats.connected += ok
-        stats.failed += streams - ok
+            for picked in picks
+        )
+    )
 
-    while line := (await commands.readline()).decode().split():
-        cmd, args = line[0], line[1:]
-        if cmd == "OPEN":
-            port, conns, streams, every = (int(a) for a in args[1:5])
-            picks = [
-                {s for s in range(streams) if (c * streams + s) % every == 0} for c in range(conns)
-            ]
-            await asyncio.gather(*(open_one(port, streams, picked) for picked in picks))
-            reply(f"OPENED {stats.connected} {stats.failed}")
-        elif cmd == "RESET":
-            stats.events, stats.last_ns, stats.latencies_us = 0, 0, []
-            reply("RESET")
-        elif cmd == "WAIT":
-            target, deadline = int(args[0]), loop.time() + float(args[1])
-            while stats.events < target and loop.time() < deadline:
-                await asyncio.sleep(0.02)
-            lat = " ".join(map(str, stats.latencies_us))
-            reply(f"GOT {stats.events} {stats.last_ns} {stats.lost} {lat}")
-        elif cmd == "QUIET":
-            quiet, deadline = float(args[0]), loop.time() + float(args[1])
-            seen, since = stats.events, loop.time()
-            while loop.time() < deadline and loop.time() - since < quiet:
-                await asyncio.sleep(0.05)
-                if stats.events != seen:
-                    seen, since = stats.events, loop.time()
-            reply(f"QUIET {stats.events}")
-        elif cmd == "QUIT":
-            break
-        else:
-            reply(f"ERROR {cmd}")
-    os._exit(0)
+
+async def run_client() -> None:
+    """The HTTP/2 load client: ``OPEN h2 ...`` (``open_h2``), then the
+    commands of ``_load.py`` (RESET, WAIT, QUIET, CLOSE, QUIT)."""
+    await run_commands(open_h2)
 
 
 # -- the benchmark ----------------------------------------------------------------
