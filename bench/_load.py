@@ -2,6 +2,8 @@
 
 Lean asyncio Protocols that open N SSE or WebSocket connections, count the
 events that arrive and sample publish-to-receive latency; see ``_common.py``.
+The command loop (``run_commands``) and the counting of opened connections
+(``open_counted``) serve the HTTP/2 load client of ``h2_fanout.py`` too.
 """
 
 from __future__ import annotations
