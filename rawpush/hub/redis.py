@@ -141,11 +141,8 @@ class RedisBackplane(Backplane):
         self._batch = min(batch, self._maxlen)
         self._block_ms = block_ms
         self._backoff = (backoff_min, backoff_max)
-        self._down: tuple[type[BaseException], ...] = (
-            RedisConnectionError,
-            RedisTimeoutError,
-            OSError,
-        )
+        down = (RedisConnectionError, RedisTimeoutError, OSError)
+        self._down: tuple[type[BaseException], ...] = down
         self._redis_error: type[Exception] = RedisError
         self._response_error: type[Exception] = ResponseError
         # Fail fast: no retries here; the caller (a publisher) decides.
@@ -231,9 +228,6 @@ class RedisBackplane(Backplane):
         # Redis bounds entries, not bytes: there is no byte count to show.
         self._stats[channel] = HistoryStats(int(info.get("length", 0)), 0)
 
-    def _event(self, channel: str, entry_id: str, fields: Mapping[str, str]) -> HubEvent:
-        return entry_event(channel, entry_id, fields)
-
     # -- the Backplane interface ------------------------------------------
 
     async def append(
@@ -259,7 +253,7 @@ class RedisBackplane(Backplane):
         pool = self._redis.connection_pool
         entry_id, stored = await run_append(pool, keys, args, self._guard, self._down)
         if stored is not None:  # a repeat: the original, as stored
-            return self._event(channel, entry_id, stored)
+            return entry_event(channel, entry_id, stored)
         # New, or a repeat whose entry was trimmed: its id, with this payload.
         return HubEvent(entry_id, channel, event, data)
 
@@ -305,7 +299,7 @@ class RedisBackplane(Backplane):
         if isinstance(info, Exception):  # no such stream: no id of it exists
             return Replay() if cursor == _ZERO else Replay(gap=True, head="0-0")
         self._note(channel, info)
-        events = tuple(self._event(channel, i, f) for i, f in entries)
+        events = tuple(entry_event(channel, i, f) for i, f in entries)
         gap = gap_in(cursor, info)
         return Replay(events, gap, str(info["last-generated-id"]) if gap else None)
 
@@ -336,8 +330,7 @@ class RedisBackplane(Backplane):
     def unwatch(self, channel: str, sink: Sink) -> None:
         """Remove ``sink``; the reader stops reading a stream left with none."""
         if remove_sink(self._sinks, channel, sink):
-            # The reader drops the stream from its next read; no need to
-            # wake it: entries it still gets for the channel are ignored.
+            # No wake: the reader drops the stream at its next read.
             del self._positions[channel]
 
     def counters(self) -> Mapping[str, int]:
@@ -392,17 +385,24 @@ class RedisBackplane(Backplane):
 
     async def _run(self) -> None:
         delay = self._backoff[0]
+        lost = 0.0  # loop time the reader lost Redis at; 0: connected
+        clock = asyncio.get_running_loop().time
         while not self._closed:
             conn: aioredis.Redis = self._aio.Redis.from_url(self.url, **self._reader_kwargs)
             try:
                 self._reader_id = int(await conn.client_id())
+                if lost:  # an operator who saw the loss must see the return
+                    logger.warning("backplane reader has Redis again after %.1fs", clock() - lost)
+                    lost = 0.0
                 async for _ in self._read(conn):
                     delay = self._backoff[0]  # reset only once a read went through
             except self._down as exc:
                 self.reconnects += 1
+                lost = lost or clock()
                 logger.warning("backplane reader lost Redis (%s); retrying in %.2fs", exc, delay)
             except self._redis_error as exc:
                 self.reconnects += 1
+                lost = lost or clock()
                 logger.error("backplane reader: Redis error %s; retrying in %.2fs", exc, delay)
             finally:
                 self._reader_id = None
@@ -458,7 +458,7 @@ class RedisBackplane(Backplane):
             if key <= position:
                 continue  # re-watched from a later id meanwhile
             self._positions[channel] = key
-            item = self._event(channel, entry_id, fields)
+            item = entry_event(channel, entry_id, fields)
             await self._deliver(channel, sinks, item)
 
     async def _deliver(self, channel: str, sinks: list[Sink], item: HubEvent) -> None:

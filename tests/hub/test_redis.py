@@ -7,6 +7,7 @@ Several ``Hub`` objects on one Redis play several nodes: each has its own
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 import time
 from pathlib import Path
@@ -195,8 +196,9 @@ async def test_resubscribing_after_unwatch(make_hub: MakeHub) -> None:
 
 
 async def test_redis_restart_publish_fails_fast_then_subscribers_catch_up(
-    make_hub: MakeHub, redis_server: RedisServer
+    make_hub: MakeHub, redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.WARNING, "rawpush.hub.redis")
     a, b = make_hub(), make_hub(backoff_min=0.3, backoff_max=0.3)
     got = Recorder()
     sub = await b.subscribe("s", got.deliver)
@@ -219,6 +221,11 @@ async def test_redis_restart_publish_fails_fast_then_subscribers_catch_up(
     assert [e.id for e in got.events] == sent
     assert not sub.closed
     assert isinstance(b.backplane, RedisBackplane) and b.backplane.reconnects >= 1
+    # The operator is told of the loss and of the return, in that order.
+    said = [r.getMessage() for r in caplog.records if r.name == "rawpush.hub.redis"]
+    lost = next(i for i, m in enumerate(said) if "reader lost Redis" in m)
+    back = next(i for i, m in enumerate(said) if "reader has Redis again after" in m)
+    assert lost < back
 
 
 async def test_redis_losing_its_data_reports_a_gap_to_old_cursors(
