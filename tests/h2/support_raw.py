@@ -15,13 +15,11 @@ endpoint may always treat a stream error as a connection error (section
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import ssl
 import struct
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from enum import IntEnum
 from pathlib import Path
-from typing import Any
 
 import hpack
 import pytest
@@ -37,9 +35,33 @@ from hyperframe.frame import (
 )
 
 from rawpush.server.app import Server
-from rawpush.server.config import ServerConfig
 from rawpush.sse import Decoder, Event
+from tests.server.conftest import FAST, MakeServer, make_server, server
 from tests.tls_support import self_signed
+
+__all__ = [
+    "FAST",
+    "MAX_FRAMES",
+    "PREFACE",
+    "WAIT",
+    "Code",
+    "ConnectionEnded",
+    "Flag",
+    "MakeServer",
+    "RawH2",
+    "SSEStream",
+    "Setting",
+    "Type",
+    "cert",
+    "client_tls",
+    "conn",
+    "make_server",
+    "raw_frame",
+    "request_headers",
+    "server",
+    "settings_payload",
+    "tls_server",
+]
 
 #: upper bound on any single wait (seconds): a loaded 2-core machine
 WAIT = 10.0
@@ -50,7 +72,11 @@ PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 
 class Code(IntEnum):
-    """RFC 9113 section 7: error codes."""
+    """RFC 9113 section 7: error codes.
+
+    Written out from the RFC rather than imported from
+    ``rawpush.proto.h2.events.ErrorCode``: the tests hold the server to the
+    RFC's numbers, not to its own table."""
 
     NO_ERROR = 0x0
     PROTOCOL_ERROR = 0x1
@@ -108,9 +134,12 @@ class Setting(IntEnum):
 def raw_frame(kind: int, flags: int, stream_id: int, payload: bytes = b"") -> bytes:
     """One frame as bytes, whatever it says (section 4.1): nothing checked,
     so a test can send a frame no library would build."""
-    return struct.pack(">I", len(payload))[1:] + bytes((kind, flags)) + struct.pack(
-        ">I", stream_id
-    ) + payload
+    return (
+        struct.pack(">I", len(payload))[1:]
+        + bytes((kind, flags))
+        + struct.pack(">I", stream_id)
+        + payload
+    )
 
 
 def settings_payload(*pairs: tuple[int, int]) -> bytes:
@@ -397,43 +426,8 @@ def client_tls(cafile: str) -> ssl.SSLContext:
 
 # -- servers ---------------------------------------------------------------
 
-#: timeouts short enough for tests, long enough for a loaded 2-core machine
-FAST = ServerConfig(
-    port=0,
-    ws_ping_interval=30.0,
-    ws_ping_timeout=30.0,
-    sse_heartbeat_interval=30.0,
-    header_timeout=5.0,
-    keepalive_timeout=5.0,
-    close_timeout=1.0,
-    write_stall_timeout=5.0,
-    drain_timeout=3.0,
-)
-
-MakeServer = Callable[..., Awaitable[Server]]
-
-
-@pytest.fixture
-async def make_server() -> AsyncIterator[MakeServer]:
-    """Start servers on 127.0.0.1, port 0, with ``FAST`` and overrides;
-    each is closed at the end of the test."""
-    servers: list[Server] = []
-
-    async def make(**overrides: Any) -> Server:
-        server = Server(dataclasses.replace(FAST, **overrides))
-        await server.start()
-        servers.append(server)
-        return server
-
-    yield make
-    for server in servers:
-        await server.close()
-
-
-@pytest.fixture
-async def server(make_server: MakeServer) -> Server:
-    """A cleartext server (HTTP/2 with prior knowledge, section 3.3)."""
-    return await make_server()
+# FAST, make_server and server are tests/server's (imported above): one
+# definition of the test servers for both suites.
 
 
 @pytest.fixture

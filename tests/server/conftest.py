@@ -1,5 +1,6 @@
 """Servers for the tests: real sockets on 127.0.0.1, an OS-chosen port, and
-timeouts short enough that every timer fires within a second."""
+timeouts short enough that every timer fires within a second. tests/h2
+(through its support_raw) and tests/client use these same fixtures."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ MakeServer = Callable[..., Awaitable[Server]]
 
 @pytest.fixture
 async def make_server() -> AsyncIterator[MakeServer]:
+    """Start servers on 127.0.0.1, port 0, with ``FAST`` and overrides;
+    each is closed at the end of the test."""
     servers: list[Server] = []
 
     async def make(**overrides: Any) -> Server:
@@ -45,4 +48,6 @@ async def make_server() -> AsyncIterator[MakeServer]:
 
 @pytest.fixture
 async def server(make_server: MakeServer) -> Server:
+    """A cleartext server: HTTP/1.1, and HTTP/2 with prior knowledge
+    (RFC 9113 section 3.3)."""
     return await make_server()
