@@ -3,7 +3,8 @@
 One more host for the server's sessions, beside the HTTP/1.1 one: the
 routes (``rawpush.server.routes``) answer every request the same way, and
 this package only carries the answers out in ASGI messages (``http`` for
-pages, publish, long poll and SSE; ``websocket`` for ``/ws/{channel}``).
+pages, publish, long poll and SSE; ``websocket`` for ``/ws/{channel}``
+and the multi-channel ``/ws``).
 
 Shutting down drains as ``Server.close`` does: long polls are answered,
 SSE streams end after a ``retry:`` hint, WebSockets close with 1001,

@@ -1,9 +1,10 @@
-"""The ASGI ``websocket`` scope: ``/ws/{channel}`` as ASGI messages.
+"""The ASGI ``websocket`` scope: ``/ws/{channel}`` and ``/ws`` as ASGI messages.
 
 rawpush's own WebSocket session (``WSSession``) speaks RFC 6455 bytes
 through its sans-IO core; an ASGI server keeps the frames to itself and
 hands over whole messages. So this scope runs ``ASGIWSSession``, a
-subclass of ``WSSession`` that keeps everything above the frames: the hub
+subclass of ``WSSession`` (through ``ASGIWire``, the message wire) that
+keeps everything above the frames: the hub
 subscription made before the connection is accepted, the outbox and its
 overflow policy, the gap notice, the replay from ``lastEventId``, text
 messages published to the channel in order (reading pauses while the hub
@@ -11,7 +12,9 @@ holds them), binary messages published as bytes, the drain's 1001. Only
 the wire differs: an event is ``websocket.send`` with the very payload
 the frame would carry (``text``: the JSON of a text event; ``bytes``: a
 binary event's bytes alone, RFC 6455 section 5.6), a close is
-``websocket.close``.
+``websocket.close``. The multi-channel ``GET /ws`` (JSON control
+messages) runs ``ASGIMultiWSSession`` on the same wire
+(``rawpush.asgi.ws_multi``).
 
 What ASGI cannot express, and who does it instead:
 
@@ -44,6 +47,8 @@ from rawpush.asgi.scope import (
     response_messages,
 )
 from rawpush.asgi.sender import Sender
+from rawpush.asgi.ws_multi import ASGIMultiWSSession
+from rawpush.asgi.ws_wire import ASGIWire, MessageHost
 from rawpush.hub import HubEvent
 from rawpush.proto.envelope import GAP_JSON
 from rawpush.proto.errors import HTTPError, LocalProtocolError
@@ -54,14 +59,14 @@ from rawpush.server.context import Context
 from rawpush.server.encoding import ws_frame
 from rawpush.server.host import Framing
 from rawpush.server.transports import REGISTRY
-from rawpush.server.ws_session import WSSession
 from rawpush.ws import CloseCode
 
 #: where the text of an event's message is cached in ``HubEvent.encoded``:
 #: decoded once, shared by every ASGI WebSocket subscriber
 WS_TEXT_KEY = "ws.text"
 _GAP_TEXT = GAP_JSON.decode("utf-8")
-_WS = next(t for t in REGISTRY if t.label == "ws")
+#: the subscriber routes, ``/ws/{channel}`` and the multi-channel ``/ws``
+_WS_ROUTES = tuple(t for t in REGISTRY if t.label == "ws")
 # The fields of the opening handshake the ASGI server has already checked
 # and answered (RFC 6455 section 4.2.1); rawpush's route check sees them
 # in their one valid form, and still checks the rest (Origin, the route,
@@ -93,14 +98,13 @@ def message_of(event: HubEvent) -> str | bytes:
     return message
 
 
-class ASGIWSSession(WSSession):
+class ASGIWSSession(ASGIWire):
     """``WSSession`` with ASGI messages for frames (see the module doc)."""
 
     __slots__ = ()
-    host: WSExchange
 
     def __init__(
-        self, host: WSExchange, channel: str, last_id: str | None, head: Headers = (), *_: Any,
+        self, host: MessageHost, channel: str, last_id: str | None, head: Headers = (), *_: Any,
         **options: Any,
     ) -> None:
         # WSSession's signature, so that a route may build this class when
@@ -111,71 +115,18 @@ class ASGIWSSession(WSSession):
         self.outbox.gap_notice = _GAP_TEXT
         self._encoded_key = WS_TEXT_KEY
 
-    # -- what goes out ----------------------------------------------------------
-
     def _encode(self, event: HubEvent) -> str | bytes:  # type: ignore[override]
         return message_of(event)
 
-    def _write(self, data: str | bytes) -> None:  # type: ignore[override]
-        if isinstance(data, str):
-            self.host.send_text(data)
-        else:
-            self.host.send_bytes(data)
-
-    def _flush(self) -> None:
-        pass  # no core, no control frames: the ASGI server has them
-
-    def _started(self) -> None:
-        pass  # the ASGI server pings (module doc)
-
-    def close(self, code: int, reason: str) -> None:
-        """Close with ``code`` and ``reason`` (RFC 6455 section 7.4), sent by the
-        ASGI server as ``websocket.close``; idempotent."""
-        if self._ended:
-            return
-        self._live = False
-        self.host.close_with(code, reason)
-        self._end(abort=False)
-
-    # -- what comes in ----------------------------------------------------------
-
-    def data_received(self, data: bytes) -> None:
-        """Always ``LocalProtocolError``: ASGI hands over whole messages."""
-        raise LocalProtocolError("an ASGI WebSocket delivers messages, not bytes")
-
-    def message_received(self, text: str | None, data: bytes | None) -> None:
-        """Handle one ``websocket.receive`` message (``text`` or ``data``); a
-        message over ``max_message_size`` closes with 1009 (RFC 6455 section 7.4.1)."""
-        host = self.host
-        host.messages_in += 1
-        if self._ended or not self._live:
-            return
-        limit = host.ctx.config.ws.max_message_size
-        if text is None:
-            size = len(data or b"")
-        else:
-            # The limit is on UTF-8 bytes, as in the core; up to 4 per character.
-            size = len(text) if len(text) * 4 <= limit else len(text.encode("utf-8", "replace"))
-        if size > limit:
-            self.close(CloseCode.MESSAGE_TOO_BIG, "message too big")
-        elif text is not None:
-            self._on_text(text)
-        else:
-            self._on_binary(data or b"")
-
-    def eof_received(self) -> None:
-        """The client left (``websocket.disconnect``): end the session."""
-        if not self._ended:
-            self.host.disconnect("peer_close")
-        self._live = False
-        self._end(abort=False)
-
 
 class WSExchange(Exchange):
-    """One ASGI websocket call; the ``Host`` of its ``ASGIWSSession``."""
+    """One ASGI websocket call; the ``Host`` of its ``ASGIWSSession`` or
+    ``ASGIMultiWSSession``."""
 
-    #: the WebSocket session this host carries
+    #: the WebSocket sessions this host carries, by route (``/ws/{channel}``,
+    #: ``/ws``): each route builds the class its host names
     ws_session_class = ASGIWSSession
+    ws_multi_session_class = ASGIMultiWSSession
 
     def __init__(self, ctx: Context, scope: Scope, receive: Receive, send: Send) -> None:
         super().__init__(ctx, "ws", client_of(scope))
@@ -228,7 +179,8 @@ class WSExchange(Exchange):
         if isinstance(answer, Refusal):
             await self._refuse_now(answer.error)
             return
-        if not isinstance(answer, Takeover) or not request.path.startswith(_WS.path):
+        path = request.path
+        if not isinstance(answer, Takeover) or not any(t.matches(path) for t in _WS_ROUTES):
             # A page, or the echo: neither is a subscriber over ASGI.
             await self._refuse_now(HTTPError(f"no WebSocket route for {request.path!r}", 404))
             return
@@ -238,7 +190,7 @@ class WSExchange(Exchange):
         # The route builds the session this host names (ws_session_class),
         # with everything it decided about the channel and the caller.
         session = answer.open(self)
-        assert isinstance(session, ASGIWSSession)
+        assert isinstance(session, ASGIWire)
         self.session = session
         self.sender.on_pause = session.pause_writing
         self.sender.on_resume = session.resume_writing
@@ -255,7 +207,7 @@ class WSExchange(Exchange):
             self.sender.drop()
             session.connection_lost()
 
-    async def _read(self, session: ASGIWSSession) -> None:
+    async def _read(self, session: ASGIWire) -> None:
         while True:
             await self._reading.wait()
             message = await self._receive()
@@ -292,7 +244,7 @@ class WSExchange(Exchange):
         sent, self._counted_sent = self.sender.sent - self._counted_sent, self.sender.sent
         return sent
 
-    # -- what ASGIWSSession asks beyond Host --------------------------------------
+    # -- what ASGIWire asks beyond Host (MessageHost) -------------------------------
 
     def send_text(self, text: str) -> None:
         """Queue a ``websocket.send`` text message."""

@@ -75,7 +75,14 @@ def start(ctx: Context, request: Request, channel: str, who: Caller) -> Answer:
     if isinstance(shaken, Refusal):
         return shaken
     _, head, extension = shaken
-    return Takeover("ws", lambda host: MultiWSSession(host, head, extension=extension, who=who))
+
+    def open_session(host: Host) -> MultiWSSession:
+        # A host that carries WebSocket messages rather than bytes (ASGI)
+        # names its own subclass, as for /ws/{channel}.
+        kind: type[MultiWSSession] = getattr(host, "ws_multi_session_class", MultiWSSession)
+        return kind(host, head, extension=extension, who=who)
+
+    return Takeover("ws", open_session)
 
 
 def multi_frame(event: HubEvent) -> PreparedFrame:
@@ -248,7 +255,7 @@ class MultiWSSession(WSSession):
             ws_ack("subscribe", channel, replay.events[-1].id if replay.events else latest, ref)
         )
         if replay.gap:
-            self.outbox.put(prepare_text(ws_gap(channel)))
+            self._reply(ws_gap(channel))
         for event in (*replay.events, *held):
             self._deliver(event)
         return None

@@ -5,20 +5,26 @@ hands its descriptor to the server (``uvicorn --fd``, ``hypercorn --bind
 fd://``): the port is known before the server starts, and a client that
 connects early waits in the backlog instead of being refused, so no test
 waits for the server to come up.
+
+``ScriptedWS`` is the other way to run the app: in process, the test
+playing the ASGI server of one ``websocket`` call.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
+from rawpush.asgi.scope import Message, Receive, Send
 from rawpush.client.http import parse_url, request
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -180,3 +186,85 @@ class Proxy:
                 dst.transport.abort()
 
         await asyncio.gather(copy(reader, far_writer), copy(far_reader, writer))
+
+
+class ScriptedWS:
+    """One ASGI ``websocket`` call to ``app``, driven in process: the test
+    plays the ASGI server (``say`` a message, ``recv`` what the app sent,
+    ``leave`` as the client); every wait is bounded by ``WAIT``."""
+
+    def __init__(
+        self,
+        app: Callable[[Message, Receive, Send], Awaitable[None]],
+        path: str = "/ws",
+        query: bytes = b"",
+        headers: tuple[tuple[bytes, bytes], ...] = (),
+    ) -> None:
+        self.scope: Message = {
+            "type": "websocket", "path": path, "raw_path": path.encode(),
+            "query_string": query, "headers": [(b"host", b"test"), *headers],
+            "http_version": "1.1", "client": ["127.0.0.1", 40000],
+        }
+        self._app = app
+        self._inbox: asyncio.Queue[Message] = asyncio.Queue()
+        self._inbox.put_nowait({"type": "websocket.connect"})
+        self._outbox: asyncio.Queue[Message] = asyncio.Queue()
+        #: everything the app sent, in order
+        self.sent: list[Message] = []
+        self.task: asyncio.Task[None] | None = None
+
+    async def _receive(self) -> Message:
+        return await self._inbox.get()
+
+    async def _send(self, message: Message) -> None:
+        self.sent.append(message)
+        self._outbox.put_nowait(message)
+
+    async def open(self) -> Message:
+        """Start the call; the app's first message (accept, or a refusal)."""
+        self.task = asyncio.ensure_future(self._app(self.scope, self._receive, self._send))
+        return await self.recv()
+
+    async def recv(self) -> Message:
+        """The next message the app sends."""
+        async with asyncio.timeout(WAIT):
+            return await self._outbox.get()
+
+    async def recv_json(self) -> Any:
+        """The next message, a text one, as JSON."""
+        message = await self.recv()
+        assert message["type"] == "websocket.send" and "text" in message, message
+        return json.loads(message["text"])
+
+    def say(self, text: str | None = None, /, **control: Any) -> None:
+        """The client sends the text ``text``, or the control message ``control``."""
+        if text is None:
+            text = json.dumps(control)
+        self._inbox.put_nowait({"type": "websocket.receive", "text": text})
+
+    def say_bytes(self, data: bytes, /) -> None:
+        """The client sends a binary message."""
+        self._inbox.put_nowait({"type": "websocket.receive", "bytes": data})
+
+    async def ask(self, /, **control: Any) -> Any:
+        """Send a control message; the next reply, as JSON."""
+        self.say(**control)
+        return await self.recv_json()
+
+    async def leave(self) -> None:
+        """The client goes away (``websocket.disconnect``); the call ends."""
+        self._inbox.put_nowait({"type": "websocket.disconnect", "code": 1000})
+        await self.done()
+
+    async def done(self) -> None:
+        """Wait for the app to end the call."""
+        assert self.task is not None
+        async with asyncio.timeout(WAIT):
+            await self.task
+
+    def pending(self) -> list[Message]:
+        """What the app sent that ``recv`` has not taken yet."""
+        out = []
+        while not self._outbox.empty():
+            out.append(self._outbox.get_nowait())
+        return out
