@@ -139,6 +139,7 @@ class _Options:
     open_timeout: float
     poll_timeout: float
     idle_timeout: float | None
+    http2: bool = False
 
 
 def _refusal(status: int) -> bool:
@@ -185,7 +186,7 @@ async def _sse_session(base: URL, resume: str | None, opts: _Options) -> Stream:
     try:
         response = await open_stream(
             base, last_event_id=resume or "", headers=opts.headers, ssl=opts.ssl,
-            timeout=opts.open_timeout,
+            timeout=opts.open_timeout, http2=opts.http2,
         )
     except HTTPStatusError as exc:
         if _refusal(exc.status):
@@ -215,7 +216,8 @@ async def _sse_session(base: URL, resume: str | None, opts: _Options) -> Stream:
 
 async def _poll_session(base: URL, resume: str | None, opts: _Options) -> Stream:
     poller = LongPoller(
-        str(base), cursor=resume, timeout=opts.poll_timeout, headers=opts.headers, ssl=opts.ssl
+        str(base), cursor=resume, timeout=opts.poll_timeout, headers=opts.headers, ssl=opts.ssl,
+        http2=opts.http2,
     )
     opened = False
     while True:
@@ -292,6 +294,7 @@ async def subscribe(
     poll_timeout: float = 25.0,
     idle_timeout: float | None = 60.0,
     ssl: SSLArg = None,
+    http2: bool = False,
 ) -> AsyncGenerator[Message, None]:
     """Messages of ``channel`` on the server at ``base_url`` (``http(s)://host:port``),
     over the first of ``transports`` that works; ``last_id`` resumes after that id.
@@ -300,7 +303,11 @@ async def subscribe(
     counts as broken (SSE has no pong; rawpush sends a comment every
     15 s). WebSocket liveness is the client's ping, long polls have
     their own deadline. ``token`` is sent as ``Authorization: Bearer`` on
-    every transport. Use ``contextlib.aclosing`` to close promptly.
+    every transport. ``http2=True`` carries SSE and long polls over
+    HTTP/2 (ALPN on https, prior knowledge on http; a server without it
+    counts as a network failure, so the next transport is tried); the
+    WebSocket stays on HTTP/1.1 (its HTTP/2 form, RFC 8441, is not served).
+    Use ``contextlib.aclosing`` to close promptly.
     """
     unknown = set(transports) - set(TRANSPORTS)
     if unknown or not transports:
@@ -308,7 +315,9 @@ async def subscribe(
     base = parse_url(base_url)
     if base.scheme in ("ws", "wss"):
         base = base.with_scheme("https" if base.secure else "http")
-    opts = _Options(with_token(headers, token), ssl, open_timeout, poll_timeout, idle_timeout)
+    opts = _Options(
+        with_token(headers, token), ssl, open_timeout, poll_timeout, idle_timeout, http2
+    )
     sessions: dict[str, Session] = {
         "ws": lambda url, resume: _ws_session(url, resume, opts),
         "sse": lambda url, resume: _sse_session(url, resume, opts),

@@ -252,3 +252,28 @@ async def test_a_server_that_never_answers_times_out() -> None:
             writer.close()
         silent.close()
         await silent.wait_closed()
+
+
+@pytest.mark.parametrize("transport", ["sse", "poll"])
+async def test_9113_3_3_subscribe_over_http2(make_server: MakeServer, transport: str) -> None:
+    from contextlib import aclosing
+
+    from rawpush.client import subscribe
+
+    server = await make_server()
+    start = await server.hub.publish("news", "start")
+    messages = subscribe(
+        server.url, "news", transports=(transport,), last_id=start.id, http2=True, poll_timeout=2.0
+    )
+    async with aclosing(messages):
+        await server.hub.publish("news", "one")
+        await server.hub.publish("news", "two")
+        got = []
+        async with asyncio.timeout(LIMIT):
+            async for message in messages:
+                got.append((message.data, message.transport))
+                if len(got) == 2:
+                    break
+    assert got == [("one", transport), ("two", transport)]
+    # It was HTTP/2 that carried them, not a quiet fall back to HTTP/1.1.
+    assert connections(server) >= 1 and streams(server) >= 1
