@@ -9,7 +9,9 @@ under uvicorn and under hypercorn (real processes on loopback).
   WebSocket reach both, in order, with their ids; a resume from further
   back than the history reaches gets the gap notice first;
 - the demo page of ``uvicorn rawpush.asgi:app`` (the app alone, and mounted) shows a
-  published message in its WebSocket, SSE and long-poll columns.
+  published message in its WebSocket, SSE and long-poll columns;
+- rawpush.js subscribes to three channels over one multi-channel ``/ws``
+  of the mounted app (no fallback to ``/ws/{channel}``).
 """
 
 from __future__ import annotations
@@ -113,3 +115,45 @@ async def test_demo_page_of_the_app_alone_shows_a_message_in_all_three_columns(
     assert code in STOPPED and "Traceback" not in output, output
     assert errors == []
     assert rows == {kind: (ident, "from Python") for kind in ("ws", "sse", "poll")}
+
+
+CHANNELS = ["ma", "mb", "mc"]
+
+
+@pytest.mark.parametrize("server", SERVERS)
+async def test_rawpush_js_carries_every_channel_over_one_multi_channel_ws(server: str) -> None:
+    """rawpush.js against the mounted app asks for the multi-channel
+    ``/ws`` and gets it: one socket for three channels, no fallback to
+    ``/ws/{channel}`` (the ASGI host once refused ``/ws`` with 404)."""
+    running = launch(server)
+    try:
+        async with browser.launch() as chromium, asyncio.timeout(LIMIT):
+            page, errors = await open_page(chromium, f"{running.push}/healthz")
+            sockets: list[str] = []
+            page.on("websocket", lambda ws: sockets.append(ws.url))
+            await page.add_script_tag(url="/push/rawpush.js")
+            await page.evaluate(
+                """channels => {
+                    window.got = {};
+                    const c = window.client = rawpush.connect("/push", {transports: ["websocket"]});
+                    for (const ch of channels) {
+                        window.got[ch] = [];
+                        c.subscribe(ch, m => window.got[ch].push([m.id, m.data, m.transport]));
+                    }
+                }""",
+                CHANNELS,
+            )
+            # Over /ws the client is open once every subscribe is acked, so
+            # what is published from here on reaches it.
+            await wait_js(page, "window.client.state === 'open'")
+            sent = {ch: await publish(running, ch, f"to {ch}") for ch in CHANNELS}
+            await wait_js(page, "Object.values(window.got).every(l => l.length === 1)")
+            got = await page.evaluate("window.got")
+            transport = await page.evaluate("window.client.transport")
+    finally:
+        code, output = stop(running)
+    assert code in STOPPED and "Traceback" not in output, output
+    assert errors == []
+    assert transport == "websocket"
+    assert sockets == [f"{running.push.replace('http', 'ws', 1)}/ws"]
+    assert got == {ch: [[sent[ch], f"to {ch}", "websocket"]] for ch in CHANNELS}
