@@ -6,16 +6,35 @@ section 4. Every malformed request is a stream error of type
 PROTOCOL_ERROR (section 8.1.1).
 
 Header blocks are written with ``literal_block``: each field a literal
-that leaves the dynamic table alone, in the order given, unaltered.
+that leaves the dynamic table alone, in the order given, unaltered. The
+malformed blocks of one section are one table each (a parameter per
+case, named after what is wrong with it).
 """
 
 from __future__ import annotations
 
+import pytest
+
 from tests.h2.support_hpack import literal_block
 from tests.h2.support_raw import Code, RawH2, request_headers
 
-_GET = [(":method", "GET"), (":scheme", "http"), (":path", "/healthz")]
+_METHOD, _SCHEME, _PATH = (":method", "GET"), (":scheme", "http"), (":path", "/healthz")
+_GET = [_METHOD, _SCHEME, _PATH]
 _AUTHORITY = (":authority", "127.0.0.1")
+#: an extended CONNECT that opens a WebSocket (RFC 8441 sections 4 and 5)
+_CONNECT_WS = [
+    (":method", "CONNECT"),
+    (":protocol", "websocket"),
+    (":scheme", "http"),
+    (":path", "/ws/c8441"),
+    _AUTHORITY,
+    ("sec-websocket-version", "13"),
+]
+
+
+def _get_with(*extra: tuple[str, str]) -> list[tuple[str, str]]:
+    """A well-formed GET with ``extra`` fields after its own."""
+    return [*_GET, _AUTHORITY, *extra]
 
 
 async def _malformed(
@@ -25,28 +44,27 @@ async def _malformed(
     await conn.expect_stream_error(1, Code.PROTOCOL_ERROR)
 
 
+def _start_post(conn: RawH2, path: str, **fields: str) -> None:
+    """The head of a POST on stream 1, its body still to come."""
+    conn.headers(
+        1, request_headers(path, "POST", content_type="text/plain", **fields), end_stream=False
+    )
+
+
 # -- 8.1 HTTP message framing --------------------------------------------------------
 
 
 async def test_9113_8_1_second_headers_without_end_stream_is_a_protocol_error(
     conn: RawH2,
 ) -> None:
-    conn.headers(
-        1,
-        request_headers("/publish/c8_1", "POST", content_type="text/plain"),
-        end_stream=False,
-    )
+    _start_post(conn, "/publish/c8_1")
     conn.data(1, b"x")
     conn.headers(1, block=literal_block([("x-trailer", "1")]), end_stream=False)
     await conn.expect_stream_error(1, Code.PROTOCOL_ERROR)
 
 
 async def test_9113_8_1_trailers_with_end_stream_are_accepted(conn: RawH2) -> None:
-    conn.headers(
-        1,
-        request_headers("/publish/c8_1", "POST", content_type="text/plain"),
-        end_stream=False,
-    )
+    _start_post(conn, "/publish/c8_1")
     conn.data(1, b"x")
     conn.headers(1, block=literal_block([("x-trailer", "1")]))
     assert await conn.status(1) == 200
@@ -56,8 +74,7 @@ async def test_9113_8_1_trailers_with_end_stream_are_accepted(conn: RawH2) -> No
 
 
 async def test_9113_8_1_1_content_length_over_data_is_a_protocol_error(conn: RawH2) -> None:
-    fields = request_headers("/publish/c8", "POST", content_type="text/plain", content_length="5")
-    conn.headers(1, fields, end_stream=False)
+    _start_post(conn, "/publish/c8", content_length="5")
     conn.data(1, b"abc", end_stream=True)
     await conn.expect_stream_error(1, Code.PROTOCOL_ERROR)
 
@@ -65,16 +82,14 @@ async def test_9113_8_1_1_content_length_over_data_is_a_protocol_error(conn: Raw
 async def test_9113_8_1_1_data_over_content_length_in_frames_is_a_protocol_error(
     conn: RawH2,
 ) -> None:
-    fields = request_headers("/publish/c8", "POST", content_type="text/plain", content_length="4")
-    conn.headers(1, fields, end_stream=False)
+    _start_post(conn, "/publish/c8", content_length="4")
     conn.data(1, b"abc")
     conn.data(1, b"def", end_stream=True)
     await conn.expect_stream_error(1, Code.PROTOCOL_ERROR)
 
 
 async def test_9113_8_1_1_matching_content_length_is_accepted(conn: RawH2) -> None:
-    fields = request_headers("/publish/c8", "POST", content_type="text/plain", content_length="6")
-    conn.headers(1, fields, end_stream=False)
+    _start_post(conn, "/publish/c8", content_length="6")
     conn.data(1, b"abc")
     conn.data(1, b"def", end_stream=True)
     assert await conn.status(1) == 200
@@ -84,114 +99,94 @@ async def test_9113_8_1_1_matching_content_length_is_accepted(conn: RawH2) -> No
 
 
 async def test_9113_8_2_uppercase_field_name_is_a_protocol_error(conn: RawH2) -> None:
-    await _malformed(conn, [*_GET, _AUTHORITY, ("X-Upper", "1")])
+    await _malformed(conn, _get_with(("X-Upper", "1")))
 
 
-async def test_9113_8_2_1_field_name_with_a_space_is_a_protocol_error(conn: RawH2) -> None:
-    await _malformed(conn, [*_GET, _AUTHORITY, ("x bad", "1")])
-
-
-async def test_9113_8_2_1_empty_field_name_is_a_protocol_error(conn: RawH2) -> None:
-    await _malformed(conn, [*_GET, _AUTHORITY, ("", "1")])
-
-
-async def test_9113_8_2_1_field_value_with_nul_is_a_protocol_error(conn: RawH2) -> None:
-    await _malformed(conn, [*_GET, _AUTHORITY, ("x-bad", "a\x00b")])
-
-
-async def test_9113_8_2_1_field_value_with_cr_lf_is_a_protocol_error(conn: RawH2) -> None:
-    await _malformed(conn, [*_GET, _AUTHORITY, ("x-bad", "a\r\nx-injected: 1")])
-
-
-async def test_9113_8_2_1_field_value_with_leading_space_is_a_protocol_error(
-    conn: RawH2,
+@pytest.mark.parametrize(
+    "field",
+    [
+        pytest.param(("x bad", "1"), id="field_name_with_a_space"),
+        pytest.param(("", "1"), id="empty_field_name"),
+        pytest.param(("x-bad", "a\x00b"), id="field_value_with_nul"),
+        pytest.param(("x-bad", "a\r\nx-injected: 1"), id="field_value_with_cr_lf"),
+        pytest.param(("x-bad", " padded"), id="field_value_with_leading_space"),
+    ],
+)
+async def test_9113_8_2_1_malformed_field_is_a_protocol_error(
+    conn: RawH2, field: tuple[str, str]
 ) -> None:
-    await _malformed(conn, [*_GET, _AUTHORITY, ("x-bad", " padded")])
+    await _malformed(conn, _get_with(field))
 
 
 # -- 8.2.2 connection-specific fields ------------------------------------------------------
 
 
-async def test_9113_8_2_2_connection_field_is_a_protocol_error(conn: RawH2) -> None:
-    await _malformed(conn, [*_GET, _AUTHORITY, ("connection", "keep-alive")])
-
-
-async def test_9113_8_2_2_transfer_encoding_is_a_protocol_error(conn: RawH2) -> None:
-    await _malformed(conn, [*_GET, _AUTHORITY, ("transfer-encoding", "chunked")])
-
-
-async def test_9113_8_2_2_upgrade_is_a_protocol_error(conn: RawH2) -> None:
-    await _malformed(conn, [*_GET, _AUTHORITY, ("upgrade", "websocket")])
-
-
-async def test_9113_8_2_2_te_other_than_trailers_is_a_protocol_error(conn: RawH2) -> None:
-    await _malformed(conn, [*_GET, _AUTHORITY, ("te", "trailers, deflate")])
+@pytest.mark.parametrize(
+    "field",
+    [
+        pytest.param(("connection", "keep-alive"), id="connection_field"),
+        pytest.param(("transfer-encoding", "chunked"), id="transfer_encoding"),
+        pytest.param(("upgrade", "websocket"), id="upgrade"),
+        pytest.param(("te", "trailers, deflate"), id="te_other_than_trailers"),
+    ],
+)
+async def test_9113_8_2_2_connection_specific_field_is_a_protocol_error(
+    conn: RawH2, field: tuple[str, str]
+) -> None:
+    await _malformed(conn, _get_with(field))
 
 
 async def test_9113_8_2_2_te_trailers_is_accepted(conn: RawH2) -> None:
-    conn.headers(1, block=literal_block([*_GET, _AUTHORITY, ("te", "trailers")]))
+    conn.headers(1, block=literal_block(_get_with(("te", "trailers"))))
     assert await conn.status(1) == 200
 
 
 # -- 8.3 pseudo-header fields ---------------------------------------------------------
 
 
-async def test_9113_8_3_unknown_pseudo_header_is_a_protocol_error(conn: RawH2) -> None:
-    await _malformed(conn, [*_GET, _AUTHORITY, (":foo", "bar")])
-
-
-async def test_9113_8_3_response_pseudo_header_in_a_request_is_a_protocol_error(
-    conn: RawH2,
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param(_get_with((":foo", "bar")), id="unknown_pseudo_header"),
+        pytest.param(_get_with((":status", "200")), id="response_pseudo_header_in_a_request"),
+        pytest.param(
+            [_METHOD, _SCHEME, ("x-early", "1"), _PATH, _AUTHORITY],
+            id="pseudo_header_after_a_regular_field",
+        ),
+        pytest.param(_get_with((":path", "/healthz")), id="duplicate_pseudo_header"),
+    ],
+)
+async def test_9113_8_3_misplaced_pseudo_header_is_a_protocol_error(
+    conn: RawH2, fields: list[tuple[str, str]]
 ) -> None:
-    await _malformed(conn, [*_GET, _AUTHORITY, (":status", "200")])
+    await _malformed(conn, fields)
 
 
 async def test_9113_8_3_pseudo_header_in_trailers_is_a_protocol_error(conn: RawH2) -> None:
-    conn.headers(
-        1,
-        request_headers("/publish/c8_3", "POST", content_type="text/plain"),
-        end_stream=False,
-    )
+    _start_post(conn, "/publish/c8_3")
     conn.data(1, b"x")
     conn.headers(1, block=literal_block([(":method", "POST")]))
     await conn.expect_stream_error(1, Code.PROTOCOL_ERROR)
 
 
-async def test_9113_8_3_pseudo_header_after_a_regular_field_is_a_protocol_error(
-    conn: RawH2,
-) -> None:
-    await _malformed(conn, [_GET[0], _GET[1], ("x-early", "1"), _GET[2], _AUTHORITY])
-
-
-async def test_9113_8_3_duplicate_pseudo_header_is_a_protocol_error(conn: RawH2) -> None:
-    await _malformed(conn, [*_GET, _AUTHORITY, (":path", "/healthz")])
-
-
 # -- 8.3.1 request pseudo-header fields -------------------------------------------------
 
 
-async def test_9113_8_3_1_empty_path_is_a_protocol_error(conn: RawH2) -> None:
-    await _malformed(conn, [_GET[0], _GET[1], (":path", ""), _AUTHORITY])
-
-
-async def test_9113_8_3_1_missing_method_is_a_protocol_error(conn: RawH2) -> None:
-    await _malformed(conn, [_GET[1], _GET[2], _AUTHORITY])
-
-
-async def test_9113_8_3_1_missing_scheme_is_a_protocol_error(conn: RawH2) -> None:
-    await _malformed(conn, [_GET[0], _GET[2], _AUTHORITY])
-
-
-async def test_9113_8_3_1_missing_path_is_a_protocol_error(conn: RawH2) -> None:
-    await _malformed(conn, [_GET[0], _GET[1], _AUTHORITY])
-
-
-async def test_9113_8_3_1_duplicate_method_is_a_protocol_error(conn: RawH2) -> None:
-    await _malformed(conn, [_GET[0], *_GET, _AUTHORITY])
-
-
-async def test_9113_8_3_1_duplicate_scheme_is_a_protocol_error(conn: RawH2) -> None:
-    await _malformed(conn, [*_GET, _GET[1], _AUTHORITY])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param([_METHOD, _SCHEME, (":path", ""), _AUTHORITY], id="empty_path"),
+        pytest.param([_SCHEME, _PATH, _AUTHORITY], id="missing_method"),
+        pytest.param([_METHOD, _PATH, _AUTHORITY], id="missing_scheme"),
+        pytest.param([_METHOD, _SCHEME, _AUTHORITY], id="missing_path"),
+        pytest.param([_METHOD, *_GET, _AUTHORITY], id="duplicate_method"),
+        pytest.param([*_GET, _SCHEME, _AUTHORITY], id="duplicate_scheme"),
+    ],
+)
+async def test_9113_8_3_1_bad_request_pseudo_header_is_a_protocol_error(
+    conn: RawH2, fields: list[tuple[str, str]]
+) -> None:
+    await _malformed(conn, fields)
 
 
 async def test_9113_8_3_1_host_without_authority_is_accepted(conn: RawH2) -> None:
@@ -215,21 +210,13 @@ async def test_8441_4_extended_connect_without_path_is_a_protocol_error(conn: Ra
 async def test_8441_4_protocol_pseudo_header_without_connect_is_a_protocol_error(
     conn: RawH2,
 ) -> None:
-    await _malformed(conn, [*_GET, _AUTHORITY, (":protocol", "websocket")])
+    await _malformed(conn, _get_with((":protocol", "websocket")))
 
 
 async def test_8441_4_extended_connect_to_a_websocket_route_is_answered_200(
     conn: RawH2,
 ) -> None:
-    fields = [
-        (":method", "CONNECT"),
-        (":protocol", "websocket"),
-        (":scheme", "http"),
-        (":path", "/ws/c8441"),
-        _AUTHORITY,
-        ("sec-websocket-version", "13"),
-    ]
-    conn.headers(1, block=literal_block(fields), end_stream=False)
+    conn.headers(1, block=literal_block(_CONNECT_WS), end_stream=False)
     assert await conn.status(1) == 200
 
 
@@ -237,15 +224,7 @@ async def test_8441_5_failed_websocket_ends_its_stream_not_the_connection(conn: 
     # an unmasked client frame (RFC 6455 section 5.1) fails the WebSocket
     # with 1002; the client's END_STREAM right behind it ends the tunnel,
     # and every other stream of the connection carries on
-    fields = [
-        (":method", "CONNECT"),
-        (":protocol", "websocket"),
-        (":scheme", "http"),
-        (":path", "/ws/c8441"),
-        _AUTHORITY,
-        ("sec-websocket-version", "13"),
-    ]
-    conn.headers(1, block=literal_block(fields), end_stream=False)
+    conn.headers(1, block=literal_block(_CONNECT_WS), end_stream=False)
     assert await conn.status(1) == 200
     conn.data(1, b"\x81\x03abc", end_stream=True)
     close = await conn.until(lambda f: f.stream_id == 1 and f.type == 0x0, "the Close frame")
