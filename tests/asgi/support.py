@@ -212,6 +212,10 @@ class ScriptedWS:
         #: everything the app sent, in order
         self.sent: list[Message] = []
         self.task: asyncio.Task[None] | None = None
+        #: while cleared, a ``websocket.send`` does not return (a client
+        #: that stopped reading); set by default
+        self.reading = asyncio.Event()
+        self.reading.set()
 
     async def _receive(self) -> Message:
         return await self._inbox.get()
@@ -219,6 +223,8 @@ class ScriptedWS:
     async def _send(self, message: Message) -> None:
         self.sent.append(message)
         self._outbox.put_nowait(message)
+        if message["type"] == "websocket.send":
+            await self.reading.wait()
 
     async def open(self) -> Message:
         """Start the call; the app's first message (accept, or a refusal)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from typing import Any
 
 from rawpush import Hub, HubConfig, ServerConfig
 from rawpush.asgi import App
@@ -236,3 +237,56 @@ async def test_ws_multi_other_paths_are_still_refused() -> None:
         async with asyncio.timeout(WAIT):
             await refused.done()
     await app.shutdown()
+
+
+_SMALL_QUEUES = {"write_high_water": 16 * 1024, "write_low_water": 4096,
+                 "queue_max_bytes": 64 * 1024, "close_timeout": 0.05}
+
+
+async def test_6455_7_4_1_ws_multi_stalled_reader_is_cut_and_loses_its_subscriptions() -> None:
+    hub = Hub()
+    app = _app(hub, **_SMALL_QUEUES)
+    ws = await _open(app)
+    await ws.ask(op="subscribe", channel="s1")
+    await ws.ask(op="subscribe", channel="s2")
+    ws.reading.clear()  # the next event's send never returns
+    assert ws.task is not None
+    for n in range(200):  # bounded: 16 KiB + 64 KiB of 8 KiB events overflow
+        if ws.task.done():
+            break
+        await hub.publish(f"s{n % 2 + 1}", "x" * 8192)
+    await ws.done()
+    # The 1008 waits behind the stalled send; the reader has close_timeout
+    # to take it, then it is dropped (as over HTTP/1.1).
+    metrics = app.metrics.render()
+    assert 'rawpush_disconnects_total{reason="overflow"} 1' in metrics
+    assert 'rawpush_disconnects_total{reason="close_timeout"} 1' in metrics
+    assert hub.stats().subscribers == 0
+    await hub.close()
+
+
+async def test_ws_multi_drop_oldest_tells_of_a_gap_on_every_channel() -> None:
+    hub = Hub()
+    app = _app(hub, overflow="drop-oldest", **_SMALL_QUEUES)
+    ws = await _open(app)
+    await ws.ask(op="subscribe", channel="d1")
+    await ws.ask(op="subscribe", channel="d2")
+    ws.reading.clear()
+    published = [await hub.publish(f"d{n % 2 + 1}", "x" * 8192) for n in range(40)]
+    dropped = 'rawpush_dropped_total{transport="ws"}'
+    assert dropped in app.metrics.render()  # 40 x 8 KiB is over every buffer
+    ws.reading.set()
+    last = published[-1].id
+    seen: list[Any] = []
+    for _ in range(len(published) + 1):  # bounded: each event at most once, and the notice
+        message = await ws.recv_json()
+        seen.append(message)
+        if message.get("id") == last:
+            break
+    # The notice names no channel: drop-oldest may have lost either's events.
+    assert {"type": "gap"} in seen
+    ids = [m["id"] for m in seen if m["type"] == "event"]
+    assert ids == sorted(ids, key=lambda i: [int(p) for p in i.split("-")]) and ids[-1] == last
+    assert len(ids) < len(published)
+    await ws.leave()
+    await hub.close()
