@@ -11,9 +11,10 @@
 
 It tries the transports in order (WebSocket, then SSE, then long polling)
 and resumes from the last event it delivered whenever it connects, under
-each transport's own resume rule: ``?lastEventId=`` on the WebSocket URL,
-the ``Last-Event-ID`` header for SSE (WHATWG HTML 9.2.4), the ``cursor``
-of a long poll. The server's ids are ordered per channel, so resuming
+each transport's own resume rule: the ``since`` of its ``subscribe`` on
+``GET /ws`` (``?lastEventId=`` on ``/ws/{channel}``, used when a server
+answers ``/ws`` with 404), the ``Last-Event-ID`` header for SSE (WHATWG
+HTML 9.2.4), the ``cursor`` of a long poll. The server's ids are ordered per channel, so resuming
 after the last delivered id neither loses nor repeats an event; as a
 second line of defence, an event whose id is not after the last one
 delivered is dropped (rawpush ids ``<ms>-<seq>`` compare as numbers,
@@ -63,6 +64,7 @@ import base64
 import json
 from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 from urllib.parse import quote
 
 from rawpush.client.binary import BinaryMarks
@@ -78,6 +80,8 @@ from rawpush.client.limits import MAX_JSON_EVENT, MAX_SSE_EVENT
 from rawpush.client.poll import LongPoller, with_query
 from rawpush.client.sse import GAP_EVENT, open_stream
 from rawpush.client.ws import ConnectionClosed, InvalidHandshake, connect
+from rawpush.client.ws_protocol import WebSocketClient
+from rawpush.proto.multichannel import ControlError, parse_binary_message
 from rawpush.sse import Decoder, SSEDecodeError
 
 __all__ = ["TRANSPORTS", "Message", "SubscribeError", "subscribe"]
@@ -111,6 +115,10 @@ class SubscribeError(Exception):
 
 class _Refused(Exception):
     """A transport the server will keep refusing (a 4xx or wrong answer)."""
+
+    def __init__(self, why: str, status: int = 0) -> None:
+        super().__init__(why)
+        self.status = status
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,12 +156,11 @@ def _refusal(status: int) -> bool:
     return status == 0 or 400 <= status < 500
 
 
-async def _ws_session(base: URL, resume: str | None, opts: _Options) -> Stream:
-    url = base.with_scheme("wss" if base.secure else "ws")
-    url = with_query(url, lastEventId=resume)
+async def _ws_connect(url: URL, opts: _Options) -> WebSocketClient:
+    url = url.with_scheme("wss" if url.secure else "ws")
     ssl = opts.ssl if not isinstance(opts.ssl, bool) else None
     try:
-        ws = await connect(
+        return await connect(
             str(url),
             extra_headers=opts.headers,
             open_timeout=opts.open_timeout,
@@ -163,8 +170,105 @@ async def _ws_session(base: URL, resume: str | None, opts: _Options) -> Stream:
         )
     except InvalidHandshake as exc:
         if _refusal(exc.status):
-            raise _Refused(f"upgrade refused with {exc.status}") from exc
+            raise _Refused(f"upgrade refused with {exc.status}", exc.status) from exc
         raise ConnectionError(f"upgrade failed with {exc.status}") from exc
+
+
+def _ws_transport(base: URL, channel: str, opts: _Options) -> Session:
+    """The WebSocket session: ``GET /ws`` with one ``subscribe``, where a
+    binary event's header carries its id, so resuming after one neither
+    repeats nor loses it; ``/ws/{channel}`` on a server that answers 404
+    to ``/ws`` (an older one), where a binary event carries no id."""
+    legacy = False
+
+    async def session(url: URL, resume: str | None) -> Stream:
+        nonlocal legacy
+        if not legacy:
+            try:
+                ws = await _ws_connect(_endpoint(base, "ws", None), opts)
+            except _Refused as exc:
+                if exc.status != 404:
+                    raise
+                legacy = True
+            else:
+                inner = _ws_channel(ws, channel, resume)
+                try:
+                    async for item in inner:
+                        yield item
+                finally:
+                    await inner.aclose()
+                return
+        inner = _ws_session(url, resume, opts)
+        try:
+            async for item in inner:
+                yield item
+        finally:
+            await inner.aclose()
+
+    return session
+
+
+async def _ws_channel(ws: WebSocketClient, channel: str, resume: str | None) -> Stream:
+    """One channel over ``/ws``: one ``subscribe`` (with ``since``), its
+    ack, then the channel's events as the multi-channel protocol sends them."""
+    ask: dict[str, str] = {"op": "subscribe", "channel": channel}
+    if resume:
+        ask["since"] = resume
+    last = resume
+    try:
+        await ws.send(json.dumps(ask))
+        async for frame in ws:
+            message = _ws_channel_message(frame, channel, last)
+            if message is False:
+                continue
+            if message is not None:
+                last = last if message.gap else message.id
+            yield message
+        if ws.retry_after is not None:
+            yield _Retry(ws.retry_after, spread=False)
+    finally:
+        await ws.close()
+
+
+def _ws_channel_message(
+    frame: str | bytes, channel: str, last: str | None
+) -> Message | Literal[False] | None:
+    """A ``/ws`` server message: a ``Message``; ``None`` for our subscribe's
+    ack (the session is open); ``False`` for what is not ours (a pong).
+    An error reply to the subscribe refuses the transport (``unavailable``,
+    a store down for now, is a failure to retry instead)."""
+    if isinstance(frame, bytes):
+        try:
+            head, data = parse_binary_message(frame)
+        except ControlError as exc:
+            raise ValueError(str(exc)) from exc
+        ident, name = head.get("id"), head.get("event") or "message"
+        if not (isinstance(ident, str) and isinstance(name, str)):
+            raise ValueError("a binary event's header has string 'id' and 'event'")
+        return Message(ident, name, data, "ws")
+    item = json.loads(frame)
+    if not isinstance(item, dict):
+        raise ValueError("a /ws message is a JSON object")
+    kind = item.get("type")
+    if kind == "ack":
+        return None if item.get("op") == "subscribe" else False
+    if kind == "error":
+        why = f"{item.get('code')}: {item.get('message')}"
+        if item.get("code") == "unavailable":
+            raise ConnectionError(why)
+        raise _Refused(why)
+    if kind == "gap" and item.get("channel") in (None, channel):
+        return Message(last or "", GAP_EVENT, "", "ws", gap=True)
+    if kind != "event" or item.get("channel") != channel:
+        return False
+    ident, name, text = item.get("id"), item.get("event") or "message", item.get("data")
+    if not (isinstance(ident, str) and isinstance(name, str) and isinstance(text, str)):
+        raise ValueError("a /ws event has string 'id', 'event' and 'data'")
+    return Message(ident, name, text, "ws")
+
+
+async def _ws_session(base: URL, resume: str | None, opts: _Options) -> Stream:
+    ws = await _ws_connect(with_query(base, lastEventId=resume), opts)
     last = resume
     try:
         yield None
@@ -275,9 +379,11 @@ def _is_new(ident: str, floor: str | None) -> bool:
     return key > floor_key
 
 
-def _endpoint(base: URL, name: str, channel: str) -> URL:
-    path = base.target.split("?", 1)[0].rstrip("/")
-    return URL(base.scheme, base.host, base.port, f"{path}/{name}/{quote(channel, safe='')}")
+def _endpoint(base: URL, name: str, channel: str | None) -> URL:
+    path = f"{base.target.split('?', 1)[0].rstrip('/')}/{name}"
+    if channel is not None:
+        path += f"/{quote(channel, safe='')}"
+    return URL(base.scheme, base.host, base.port, path)
 
 
 async def subscribe(
@@ -319,7 +425,7 @@ async def subscribe(
         with_token(headers, token), ssl, open_timeout, poll_timeout, idle_timeout, http2
     )
     sessions: dict[str, Session] = {
-        "ws": lambda url, resume: _ws_session(url, resume, opts),
+        "ws": _ws_transport(base, channel, opts),
         "sse": lambda url, resume: _sse_session(url, resume, opts),
         "poll": lambda url, resume: _poll_session(url, resume, opts),
     }

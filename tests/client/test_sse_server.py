@@ -30,12 +30,16 @@ LIMIT = 20.0  # seconds any one wait may take before the test fails
 
 
 class Proxy:
-    """Relays TCP between clients and ``port``; ``cut()`` drops all links."""
+    """Relays TCP between clients and ``port``; ``cut()`` drops all links.
+    With ``refuse_target``, a request for that path (any query) is answered
+    404 here, as a server that does not serve it would."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, refuse_target: str | None = None) -> None:
         self.target = port
         self.port = 0
         self.connections = 0
+        self.refuse_target = refuse_target
+        self.refused = 0
         self._writers: set[asyncio.StreamWriter] = set()
         self._server: asyncio.Server | None = None
 
@@ -61,11 +65,21 @@ class Proxy:
 
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        first = b""
+        if self.refuse_target is not None:
+            first = await reader.readline()
+            target = first.split(b" ")[1] if first.count(b" ") >= 2 else b""
+            if target.split(b"?", 1)[0] == self.refuse_target.encode():
+                self.refused += 1
+                writer.write(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")
+                writer.close()
+                return
         try:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target)
         except OSError:
             writer.transport.abort()
             return
+        up_writer.write(first)
         self._writers |= {writer, up_writer}
 
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:

@@ -195,3 +195,36 @@ async def test_9_2_4_an_event_at_or_before_the_resume_id_is_not_delivered_again(
         await server.wait_closed()
     assert [(m.id, m.data, m.gap) for m in got] == expected
     assert b"last-event-id: 5-1" in fake.requests[0].lower()
+
+
+@pytest.mark.parametrize("transport", ["ws", "sse", "poll"])
+async def test_binary_events_resume_across_cuts_without_repeat(transport: str) -> None:
+    # Over WebSocket this needs GET /ws: there a binary event's header has
+    # its id, so the resume point moves past it (on /ws/{channel} a binary
+    # message is the payload alone, and a resume would replay it).
+    async with rawpush_server() as server, Proxy(server.port) as proxy:
+        start = await publish(server.url, "c", "start")
+        stream = subscribe(proxy.url, "c", transports=(transport,), last_id=start, retry=0.02,
+                           poll_timeout=5)
+        got: list[Message] = []
+        async with contextlib.aclosing(stream) as messages:
+            for group in range(3):
+                for n in range(3 * group, 3 * group + 3):
+                    await server.hub.publish("c", f"b{n}".encode())
+                got += await take(messages, 3)
+                if group < 2:
+                    proxy.cut()
+    assert [m.data for m in got] == [f"b{n}".encode() for n in range(9)]
+    assert {m.transport for m in got} == {transport}
+
+
+async def test_ws_falls_back_to_the_channel_route_when_ws_is_not_served() -> None:
+    # A server older than GET /ws answers it 404: subscribe() then uses
+    # /ws/{channel}, as it did before, and text events resume as ever.
+    async with rawpush_server() as server, Proxy(server.port, refuse_target="/ws") as proxy:
+        start = await publish(server.url, "c", "start")
+        stream = subscribe(proxy.url, "c", transports=("ws",), last_id=start, retry=0.02)
+        async with contextlib.aclosing(stream) as messages:
+            got = await run_sequence(server.url, proxy, messages)
+    assert [m.data for m in got] == [f"m{n}" for n in range(9)]
+    assert proxy.refused >= 1
