@@ -12,7 +12,9 @@ from typing import Any
 
 from rawpush import Hub, HubConfig, ServerConfig
 from rawpush.asgi import App
+from rawpush.asgi.ws_multi import WS_MULTI_TEXT_KEY, ASGIMultiWSSession
 from rawpush.auth import AuthConfig, Grant, PatternSet, StaticToken
+from rawpush.hub import HubEvent
 from rawpush.proto.multichannel import parse_binary_message
 from tests.asgi.support import WAIT, ScriptedWS
 
@@ -289,4 +291,26 @@ async def test_ws_multi_drop_oldest_tells_of_a_gap_on_every_channel() -> None:
     assert ids == sorted(ids, key=lambda i: [int(p) for p in i.split("-")]) and ids[-1] == last
     assert len(ids) < len(published)
     await ws.leave()
+    await hub.close()
+
+
+async def test_ws_multi_events_are_encoded_once_and_a_backplane_gap_names_its_channel() -> None:
+    hub = Hub()
+    app = _app(hub)
+    one, two = await _open(app), await _open(app)
+    for ws in (one, two):
+        await ws.ask(op="subscribe", channel="shared")
+    event = await hub.publish("shared", "for both")
+    texts = [(await ws.recv())["text"] for ws in (one, two)]
+    # One message, built for the first subscriber and reused for the second.
+    assert texts[0] is texts[1] is event.encoded[WS_MULTI_TEXT_KEY]
+    await two.leave()
+    # A backplane that lost events (Redis trimmed them) hands the hub a gap
+    # marker in their place; on /ws it names the channel.
+    [exchange] = app.context.connections
+    session = exchange.session
+    assert isinstance(session, ASGIMultiWSSession)
+    session._deliver(HubEvent("9-0", "shared", None, "", gap=True))
+    assert await one.recv_json() == {"type": "gap", "channel": "shared"}
+    await one.leave()
     await hub.close()
