@@ -14,8 +14,9 @@ replies to later frames (RFC 6455 section 5.5.3; the echo of a message
 precedes the echo of a Close behind it). While stopped, reading pauses
 past ``_READ_BACKLOG`` waiting bytes.
 
-Sending waits while the transport is over its write high-water mark. A
-send on a connection that is gone raises ``ClientDisconnected`` (an
+Sending waits while the transport is over its write high-water mark;
+until then a data message is written during ``send`` itself (``_wire``).
+A send on a connection that is gone raises ``ClientDisconnected`` (an
 ``OSError``, ASGI spec 2.4); a message out of place, ``RuntimeError``.
 
 Closing. The peer's Close is echoed by the core and reported with its code
@@ -59,6 +60,7 @@ from rawpush.proto.ws.state import State
 from rawpush.uvicorn._asgi import Inbox, build_scope
 from rawpush.uvicorn._keepalive import Keepalive
 from rawpush.uvicorn._opening import Opening
+from rawpush.uvicorn._wire import Wire
 
 __all__ = ["WebSocketProtocol"]
 
@@ -77,7 +79,7 @@ class _Phase(enum.Enum):
     DONE = "done"  # denied, answered, or the handshake failed
 
 
-class WebSocketProtocol(asyncio.Protocol):
+class WebSocketProtocol(Wire):
     """The ASGI WebSocket protocol for ``uvicorn --ws rawpush.uvicorn:WebSocketProtocol``."""
 
     #: seconds the peer has to answer our Close before TCP is aborted
@@ -95,11 +97,11 @@ class WebSocketProtocol(asyncio.Protocol):
         self.config = config
         self.app = cast(ASGI3Application, config.loaded_app)
         self.loop = _loop or asyncio.get_event_loop()
+        super().__init__(self.loop)
         self.app_state = app_state
         self.connections = server_state.connections
         self.tasks = server_state.tasks
         self.default_headers = server_state.default_headers
-        self.transport: asyncio.Transport | None = None
         self.scope: WebSocketScope | None = None
         self._opening = Opening(config.h11_max_incomplete_event_size or 16 * 1024)
         self._phase = _Phase.HANDSHAKE
@@ -108,11 +110,7 @@ class WebSocketProtocol(asyncio.Protocol):
         self._inbox = Inbox()
         self._stalled = False  # a data message waits for the application
         self._backlog = 0  # bytes fed while stalled
-        self._reading_paused = False
-        self._lost = False
         self._app_closed = False  # the application sent websocket.close
-        self._writable = asyncio.Event()
-        self._writable.set()
         self._keepalive = Keepalive(
             self.loop,
             config.ws_ping_interval,
@@ -125,11 +123,12 @@ class WebSocketProtocol(asyncio.Protocol):
     # -- asyncio.Protocol ---------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)
+        super().connection_made(transport)
         self.connections.add(self)  # type: ignore[arg-type]
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
+        self._arm(None)
         self.connections.discard(self)
         self._cancel_timers()
         # asyncio never resumes writing on a lost transport: wake senders.
@@ -137,15 +136,6 @@ class WebSocketProtocol(asyncio.Protocol):
         if self._phase is not _Phase.HANDSHAKE:
             # Section 7.1.5: gone without a Close frame is 1006.
             self._inbox.disconnect(CloseCode.ABNORMAL_CLOSURE)
-
-    def eof_received(self) -> bool | None:
-        return None  # let the transport close; connection_lost reports it
-
-    def pause_writing(self) -> None:
-        self._writable.clear()
-
-    def resume_writing(self) -> None:
-        self._writable.set()
 
     def data_received(self, data: bytes) -> None:
         phase = self._phase
@@ -224,6 +214,7 @@ class WebSocketProtocol(asyncio.Protocol):
         self._phase = _Phase.OPEN
         self._log("[accepted]")
         self._write(head)
+        self._arm(conn)
         self._keepalive.start()
         # The bytes after the request come first, then those that arrived
         # while the application decided.
@@ -367,8 +358,7 @@ class WebSocketProtocol(asyncio.Protocol):
             self.loop.call_soon(self._resume_pulling)
         return message
 
-    async def send(self, message: ASGISendEvent) -> None:
-        """Carry out one ASGI message from the application."""
+    async def _send(self, message: ASGISendEvent) -> None:
         if not self._writable.is_set():
             await self._writable.wait()
         kind = message["type"]
@@ -433,6 +423,7 @@ class WebSocketProtocol(asyncio.Protocol):
         except WebSocketLocalError as exc:
             raise RuntimeError(f"cannot close: {exc}") from None
         self._app_closed = True
+        self._arm(None)
         self._inbox.disconnect(code, reason)
         self._flush()
         self._close_timer = self.loop.call_later(self.close_timeout, self._abort)
@@ -443,40 +434,18 @@ class WebSocketProtocol(asyncio.Protocol):
 
     # -- the transport ------------------------------------------------------------
 
-    def _transport(self) -> asyncio.Transport:
-        transport = self.transport
-        assert transport is not None, "connection_made() comes first"
-        return transport
-
-    def _write(self, data: bytes) -> None:
-        transport = self._transport()
-        if data and not transport.is_closing():
-            transport.write(data)
-
     def _flush(self) -> None:
         conn = self._conn
         if conn is not None:
             self._write(conn.data_to_send())
 
-    def _pause_reading(self) -> None:
-        if not self._reading_paused and not self._lost:
-            self._reading_paused = True
-            self._transport().pause_reading()
-
-    def _resume_reading(self) -> None:
-        if self._reading_paused and not self._lost:
-            self._reading_paused = False
-            self._transport().resume_reading()
-
     def _close_transport(self) -> None:
         self._cancel_timers()
-        transport = self._transport()
-        if not transport.is_closing():
-            transport.close()
+        super()._close_transport()
 
     def _abort(self) -> None:
         self._close_timer = None
-        self._transport().abort()
+        super()._abort()
 
     def _cancel_timers(self) -> None:
         self._keepalive.stop()

@@ -1,4 +1,5 @@
-"""uvicorn as a child process, on a socket this process bound (``--fd``).
+"""uvicorn as a child process, on a socket this process bound (``--fd``),
+and ``WebSocketProtocol`` in process on a recording transport.
 
 uvicorn's command line takes no port 0, so the test binds 127.0.0.1:0
 itself and hands the listening socket down: no port is guessed, none can
@@ -20,9 +21,22 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from uvicorn.config import Config
+from uvicorn.server import ServerState
+
+from rawpush.uvicorn import WebSocketProtocol
 from rawpush.ws import ClientConnection, ClientHandshake, Event, WSConfig
 
-__all__ = ["PROTOCOL", "STARTUP_TIMEOUT", "RawClient", "Uvicorn", "http_get_json"]
+__all__ = [
+    "PROTOCOL",
+    "STARTUP_TIMEOUT",
+    "RawClient",
+    "RecordingTransport",
+    "Uvicorn",
+    "http_get_json",
+    "in_process",
+    "turns",
+]
 
 PROTOCOL = "rawpush.uvicorn:WebSocketProtocol"
 APP = "tests.uvicorn.app:app"
@@ -193,3 +207,61 @@ class RawClient:
 
     def close(self) -> None:
         self.writer.close()
+
+
+class RecordingTransport(asyncio.Transport):
+    """Keeps what is written; ``high_water`` bytes (if set) make a write call
+    the protocol's ``pause_writing`` from inside it, as asyncio's does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = bytearray()
+        self.writes = 0
+        self.reading = True
+        self.closed = False
+        self.high_water: int | None = None
+        self.protocol: asyncio.Protocol | None = None
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written += data
+        self.writes += 1
+        if self.high_water is not None and len(self.written) > self.high_water:
+            assert self.protocol is not None
+            self.high_water = None
+            self.protocol.pause_writing()
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def abort(self) -> None:
+        self.closed = True
+
+    def pause_reading(self) -> None:
+        self.reading = False
+
+    def resume_reading(self) -> None:
+        self.reading = True
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("127.0.0.1", 5000), "sockname": ("127.0.0.1", 80)}.get(name, default)
+
+
+async def turns(n: int = 20) -> None:
+    """Yield to the loop ``n`` times, so that queued callbacks run (no sleeping)."""
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
+def in_process(app: Any) -> tuple[WebSocketProtocol, RecordingTransport, ClientHandshake]:
+    """A protocol running ``app`` on a recording transport, the upgrade request fed."""
+    config = Config(app=app, ws_ping_interval=None, ws_per_message_deflate=False, lifespan="off")
+    protocol = WebSocketProtocol(config=config, server_state=ServerState(), app_state={})
+    transport = RecordingTransport()
+    transport.protocol = protocol
+    protocol.connection_made(transport)
+    handshake = ClientHandshake("127.0.0.1", "/")
+    protocol.data_received(handshake.data_to_send())
+    return protocol, transport, handshake

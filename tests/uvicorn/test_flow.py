@@ -11,55 +11,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from uvicorn.config import Config
-from uvicorn.server import ServerState
-
-from rawpush.uvicorn import WebSocketProtocol
-from rawpush.ws import ClientConnection, ClientHandshake, Text, WSConfig
-
-
-class RecordingTransport(asyncio.Transport):
-    def __init__(self) -> None:
-        super().__init__()
-        self.written = bytearray()
-        self.reading = True
-        self.closed = False
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        self.written += data
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def close(self) -> None:
-        self.closed = True
-
-    def abort(self) -> None:
-        self.closed = True
-
-    def pause_reading(self) -> None:
-        self.reading = False
-
-    def resume_reading(self) -> None:
-        self.reading = True
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return {"peername": ("127.0.0.1", 5000), "sockname": ("127.0.0.1", 80)}.get(name, default)
-
-
-async def _turns(n: int = 20) -> None:
-    for _ in range(n):
-        await asyncio.sleep(0)
-
-
-def _protocol(app: Any) -> tuple[WebSocketProtocol, RecordingTransport, ClientHandshake]:
-    config = Config(app=app, ws_ping_interval=None, ws_per_message_deflate=False, lifespan="off")
-    protocol = WebSocketProtocol(config=config, server_state=ServerState(), app_state={})
-    transport = RecordingTransport()
-    protocol.connection_made(transport)
-    handshake = ClientHandshake("127.0.0.1", "/")
-    protocol.data_received(handshake.data_to_send())
-    return protocol, transport, handshake
+from rawpush.ws import ClientConnection, Text, WSConfig
+from tests.uvicorn.support import in_process, turns
 
 
 async def test_asgi_send_waits_while_the_transport_is_over_its_high_water_mark() -> None:
@@ -74,21 +27,21 @@ async def test_asgi_send_waits_while_the_transport_is_over_its_high_water_mark()
         await send({"type": "websocket.send", "text": "held back"})
         await receive()
 
-    protocol, transport, handshake = _protocol(app)
+    protocol, transport, handshake = in_process(app)
     await accepted.wait()
     assert handshake.receive_data(bytes(transport.written)) is not None  # the 101
     transport.written.clear()
     protocol.pause_writing()
     go.set()
-    await _turns()
+    await turns()
     assert transport.written == b""
     protocol.resume_writing()
-    await _turns()
+    await turns()
     client = ClientConnection()
     client.receive_data(bytes(transport.written))
     assert client.events() == [Text("held back")]
     protocol.connection_lost(None)
-    await _turns()
+    await turns()
 
 
 async def test_5_4_reading_pauses_while_the_app_does_not_take_messages() -> None:
@@ -102,8 +55,8 @@ async def test_5_4_reading_pauses_while_the_app_does_not_take_messages() -> None
         for _ in range(3):
             taken.append(await receive())
 
-    protocol, transport, _ = _protocol(app)
-    await _turns()
+    protocol, transport, _ = in_process(app)
+    await turns()
     client = ClientConnection(WSConfig())
     for _ in range(3):
         client.send_binary(b"m" * 40_000)
@@ -112,11 +65,11 @@ async def test_5_4_reading_pauses_while_the_app_does_not_take_messages() -> None
     # unparsed, over the backlog bound: reading paused.
     assert not transport.reading
     may_receive.set()
-    await _turns()
+    await turns()
     assert transport.reading
     assert [m["bytes"] for m in taken] == [b"m" * 40_000] * 3
     protocol.connection_lost(None)
-    await _turns()
+    await turns()
 
 
 async def test_asgi_denials_in_process_403_and_http_response() -> None:
@@ -125,8 +78,8 @@ async def test_asgi_denials_in_process_403_and_http_response() -> None:
         await send({"type": "websocket.close"})
         assert (await receive())["type"] == "websocket.disconnect"
 
-    _, transport, _ = _protocol(deny)
-    await _turns()
+    _, transport, _ = in_process(deny)
+    await turns()
     assert transport.written.startswith(b"HTTP/1.1 403 ")
     assert transport.closed
 
@@ -137,8 +90,8 @@ async def test_asgi_denials_in_process_403_and_http_response() -> None:
         await send({"type": "websocket.http.response.body", "body": b"te", "more_body": True})
         await send({"type": "websocket.http.response.body", "body": b"a!"})
 
-    _, transport, _ = _protocol(respond)
-    await _turns()
+    _, transport, _ = in_process(respond)
+    await turns()
     assert transport.written.startswith(b"HTTP/1.1 418 ")
     assert transport.written.endswith(b"\r\n\r\ntea!")
     assert transport.closed
@@ -153,13 +106,13 @@ async def test_7_1_2_peer_close_in_process_reaches_the_app_and_ends_tcp() -> Non
         seen.append(await receive())
         seen.append(await receive())  # the disconnect again, not a hang
 
-    protocol, transport, _ = _protocol(app)
-    await _turns()
+    protocol, transport, _ = in_process(app)
+    await turns()
     client = ClientConnection()
     client.send_close(4000, "bye")
     protocol.data_received(client.data_to_send())
-    await _turns()
+    await turns()
     assert seen == [{"type": "websocket.disconnect", "code": 4000, "reason": "bye"}] * 2
     assert transport.closed
     protocol.connection_lost(None)
-    await _turns()
+    await turns()
