@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import gc
 import os
 import signal
@@ -37,6 +38,7 @@ from rawpush.server.context import Context
 from rawpush.server.metrics import Metrics
 from rawpush.server.protocol import HTTPProtocol
 from rawpush.server.security import auth_config, is_open
+from rawpush.server.tls_accept import TLSAccept
 from rawpush.server.transports import QUEUED
 
 __all__ = ["Server", "WorkerRole", "serve", "serve_forever"]
@@ -127,11 +129,24 @@ class Server:
         )
         self.metrics.add_collector(ctx.collect)
         self._ctx = ctx
+        tls = self._ssl if self._ssl is not None else _ssl_context(self.config)
+        factory: Callable[[], asyncio.Protocol] = functools.partial(HTTPProtocol, ctx)
+        listener_tls: dict[str, Any] = {}
+        if tls is not None and isinstance(loop, asyncio.selector_events.BaseSelectorEventLoop):
+            # No ssl= here: asyncio would call the protocol only after the
+            # handshake, so a client that never finishes one would be under
+            # no limit and in no count (rawpush.server.tls_accept).
+            factory = functools.partial(TLSAccept, ctx, tls)
+        elif tls is not None:
+            # uvloop reads a socket from its accept on, paused or not, so the
+            # ClientHello would reach TLSAccept before start_tls could take
+            # it: its own TLS listener, with the handshake timeout at least.
+            listener_tls = {"ssl": tls, "ssl_handshake_timeout": self.config.tls_handshake_timeout}
         self._server = await loop.create_server(
-            lambda: HTTPProtocol(ctx),
+            factory,
             host=self.config.host,
             port=self.config.port,
-            ssl=self._ssl if self._ssl is not None else _ssl_context(self.config),
+            **listener_tls,
             # asyncio's default of 100 drops SYNs when thousands of clients
             # reconnect at once (a node restart, a deploy).
             backlog=self.config.backlog,

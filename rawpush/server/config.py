@@ -237,6 +237,9 @@ class ServerConfig:
     certfile: str | None = None
     #: PEM private key, when not inside ``certfile`` (default None)
     keyfile: str | None = None
+    #: seconds a TLS client has to finish its handshake, counted against
+    #: ``max_connections`` all along; then it is closed (default 10)
+    tls_handshake_timeout: float = 10.0
 
     # -- transports ----------------------------------------------------------
     #: the transports served, comma-separated (default ws,sse,poll): "ws"
@@ -268,6 +271,14 @@ class ServerConfig:
     #: seconds close() waits for connections to finish before aborting them
     #: (default 5)
     drain_timeout: float = 5.0
+
+    # -- write coalescing ------------------------------------------------------
+    #: seconds an SSE stream served by ``rawpush.asgi`` holds its first
+    #: pending event for more to join it, all sent as one ASGI body message
+    #: (fewer messages for the ASGI server to frame and send, at up to this
+    #: much added latency; half of ``write_high_water`` pending sends at
+    #: once). 0-1; default 0: every event is sent as soon as it is queued
+    write_coalesce_window: float = 0.0
 
     def __post_init__(self) -> None:
         self._check_layers()
@@ -348,6 +359,7 @@ class ServerConfig:
             "write_stall_timeout",
             "max_poll_timeout",
             "drain_timeout",
+            "tls_handshake_timeout",
         ):
             value = getattr(self, name)
             # "> 0" is also False for NaN.
@@ -355,6 +367,11 @@ class ServerConfig:
                 self._fail(name, "must be a positive number of seconds")
         if not _is_int(self.drain_retry_ms) or self.drain_retry_ms < 0:
             self._fail("drain_retry_ms", "must be an int >= 0 (milliseconds)")
+        window = self.write_coalesce_window
+        # "0 <= x <= 1" is also False for NaN. Past a second a wait is a
+        # stall the reader sees, not a batch.
+        if not _is_number(window) or not 0 <= window <= 1:
+            self._fail("write_coalesce_window", "must be a number of seconds from 0 to 1")
 
     def _check_counts(self) -> None:
         for name in (
