@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import ssl
@@ -17,10 +18,18 @@ import pytest
 from websockets.asyncio.client import connect
 
 from rawpush.server.app import Server
+from tests.conftest import require
 from tests.h2.support_client import client
-from tests.server.conftest import MakeServer
+from tests.server.conftest import FAST, MakeServer
 from tests.server.support import WAIT, eventually, metric
 from tests.tls_support import self_signed
+
+try:
+    import uvloop
+except ImportError:  # pragma: no cover - the bench extra brings it
+    HAVE_UVLOOP = False
+else:
+    HAVE_UVLOOP = True
 
 HANDSHAKING = 'rawpush_connections{transport="tls_handshake"}'
 HTTP = 'rawpush_connections{transport="http"}'
@@ -302,3 +311,28 @@ async def test_8446_4_a_handshake_aborted_past_the_drain_deadline_gets_a_reset(
             await reader.read(1)
     writer.close()
     await eventually(lambda: _accepted(server) == 0, what="the place given back")
+
+
+async def _uvloop_handshakes(cert: tuple[str, str]) -> None:
+    config = dataclasses.replace(FAST, certfile=cert[0], keyfile=cert[1], tls_handshake_timeout=0.2)
+    server = Server(config)
+    await server.start()
+    try:
+        reader, writer = await _silent(server.port)
+        await _until_closed(reader)  # the timeout holds on uvloop's own listener
+        writer.close()
+        context = _context(cert[0], ["h2", "http/1.1"])
+        async with client(server.port, ssl_context=context) as conn:
+            assert (await conn.response(await conn.request("GET", "/healthz"))).status == 200
+    finally:
+        await server.close()
+
+
+def test_8446_4_on_uvloop_the_handshake_timeout_holds_and_alpn_h2_works(
+    cert: tuple[str, str],
+) -> None:
+    # uvloop reads a socket from its accept on, so the listener keeps ssl=
+    # there: handshakes are bounded, though counted only once done.
+    require("uvloop", HAVE_UVLOOP)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(_uvloop_handshakes(cert))
