@@ -58,10 +58,12 @@ WS_CLASSES = {
 
 class AsgiServer(BenchServer):
     """rawpush.asgi.App mounted in Starlette, under uvicorn in this process
-    with the WebSocket protocol class ``ws``."""
+    with the WebSocket protocol class ``ws`` and ``write_coalesce_window``
+    ``coalesce``."""
 
-    def __init__(self, ws: str) -> None:
+    def __init__(self, ws: str, coalesce: float = 0.0) -> None:
         self.ws = ws
+        self.coalesce = coalesce
 
     async def start(self) -> None:
         import uvicorn
@@ -78,6 +80,7 @@ class AsgiServer(BenchServer):
             ws_ping_interval=3600.0,
             sse_heartbeat_interval=3600.0,
             keepalive_timeout=3600.0,
+            write_coalesce_window=self.coalesce,
         )
         self.hub = rawpush.Hub(config.hub)
         push = rawpush.asgi.App(self.hub, config)
@@ -124,6 +127,22 @@ def _factory(ws: str) -> Callable[[], BenchServer]:
 
 for _name, _cls in WS_CLASSES.items():
     _common.SERVERS[f"asgi/{_name}"] = _factory(_cls)
+
+#: the kind of rawpush.asgi with a coalescing window: "asgi/rawpush+5ms"
+_COALESCED = "asgi/rawpush+"
+
+
+def coalesced_kind(seconds: float) -> str:
+    """The server kind of rawpush.asgi with ``write_coalesce_window`` ``seconds``."""
+    kind = f"{_COALESCED}{seconds * 1000:g}ms"
+    _common.SERVERS[kind] = lambda: AsgiServer(WS_CLASSES["rawpush"], seconds)
+    return kind
+
+
+def _register(kind: str) -> None:
+    # A child started with a coalesced kind registers it from its name.
+    if kind.startswith(_COALESCED) and kind.endswith("ms"):
+        coalesced_kind(float(kind[len(_COALESCED) : -2]) / 1000)
 
 
 async def start_server(kind: str) -> tuple[Child, int]:
@@ -192,7 +211,8 @@ def report(runs: dict[tuple[str, str, int], list[fanout.Result]], rounds: int) -
         )
     print()
     print("ratios of the medians (rawpush / peer): delivered/s, and peer p99 / rawpush p99")
-    pairs = [("sse", "asgi/rawpush", "sse-starlette")]
+    ours_sse = sorted({k[0] for k in medians if k[0].startswith("asgi/rawpush") and k[1] == "sse"})
+    pairs = [("sse", ours, "sse-starlette") for ours in ours_sse]
     pairs += [("ws", "asgi/rawpush", f"asgi/{name}") for name in WS_CLASSES if name != "rawpush"]
     for transport, ours, peer in pairs:
         for n in sorted({key[2] for key in medians}):
@@ -211,8 +231,10 @@ def report(runs: dict[tuple[str, str, int], list[fanout.Result]], rounds: int) -
             )
 
 
-def _scenarios(ws: list[str]) -> list[tuple[str, str]]:
-    kinds = [("asgi/rawpush", "sse"), ("sse-starlette", "sse")]
+def _scenarios(ws: list[str], coalesce: list[float]) -> list[tuple[str, str]]:
+    kinds = [("asgi/rawpush", "sse")]
+    kinds += [(coalesced_kind(seconds), "sse") for seconds in coalesce]
+    kinds.append(("sse-starlette", "sse"))
     return kinds + [(f"asgi/{name}", "ws") for name in ws]
 
 
@@ -229,6 +251,15 @@ async def main() -> None:
         help="the WebSocket protocol classes (none: SSE only)",
     )
     parser.add_argument("--load", type=float, default=50_000, help="offered deliveries/s")
+    parser.add_argument(
+        "--coalesce",
+        type=float,
+        nargs="*",
+        default=[0.005],
+        metavar="SECONDS",
+        help="add an SSE row of rawpush.asgi with write_coalesce_window SECONDS, one per "
+        "value (default 0.005; none: only the default, no window)",
+    )
     args = parser.parse_args()
     sizes = args.subscribers or ([1_000] if args.quick else [1_000, 10_000])
     rounds = args.rounds or (1 if args.quick else 3)
@@ -245,7 +276,7 @@ async def main() -> None:
     try:
         for round_no in range(rounds):
             for n in sizes:
-                for kind, transport in _scenarios(args.ws):
+                for kind, transport in _scenarios(args.ws, args.coalesce):
                     t = time.monotonic()
                     r = await fanout.scenario(
                         kind, transport, n, clients,
@@ -266,6 +297,7 @@ async def main() -> None:
 
 
 def _serve(kind: str) -> Any:
+    _register(kind)
     # BENCH_PROFILE=DIR, as for fanout.py: each server under cProfile.
     profile_dir = os.environ.get("BENCH_PROFILE")
     if not profile_dir:

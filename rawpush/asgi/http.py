@@ -8,8 +8,9 @@
   ``Host``. The head is ``http.response.start`` and the body is framed by
   the ASGI server itself (``Framing.RAW``): each write is one
   ``http.response.body`` with ``more_body``, sent in order by a ``Sender``
-  whose watermarks pause and resume the session. ``http.disconnect`` is
-  the peer's end of the stream (``eof_received``).
+  whose watermarks pause and resume the session (with
+  ``write_coalesce_window``, the writes of one window share a message).
+  ``http.disconnect`` is the peer's end of the stream (``eof_received``).
 
 What ASGI cannot say: there is no abort. A stream ended by force (a
 stalled reader past its outbox's bound, or past ``write_stall_timeout``)
@@ -78,7 +79,9 @@ class HTTPExchange(Exchange):
         self._receive = receive
         self._send = send
         cfg = ctx.config
-        self.sender = Sender(send, cfg.write_high_water, cfg.write_low_water)
+        self.sender = Sender(
+            send, cfg.write_high_water, cfg.write_low_water, cfg.write_coalesce_window
+        )
         self._counted_sent = 0
         self._task: asyncio.Task[Reply | Refusal] | None = None
         self._method = str(scope.get("method", "GET"))
@@ -202,10 +205,10 @@ class HTTPExchange(Exchange):
     # -- the Host operations (rawpush.server.host) ---------------------------------
 
     def write(self, data: bytes) -> None:
-        """Queue ``data`` as one ``http.response.body`` message (more to come)."""
+        """Queue ``data`` as one ``http.response.body`` message (more to come),
+        or part of one under ``write_coalesce_window``."""
         if data:
-            message = {"type": "http.response.body", "body": data, "more_body": True}
-            self.sender.put(message, len(data))
+            self.sender.put_body(data)
 
     def open_stream(self, status: int, headers: Headers) -> Framing:
         """Send ``http.response.start``; the ASGI server frames the body, so
