@@ -182,8 +182,10 @@ class Fanout:
         start = item.index
         stop = min(len(subs), start + self.slice_size)
         item.index = stop
-        for i in range(start, stop):
-            sub = subs[i]
+        # Once per subscriber per event: the common case (a listener that
+        # holds nobody) is written out here rather than in helpers: two
+        # Python calls fewer per delivery.
+        for sub in subs[start:stop]:
             if sub._closed:
                 continue
             if sub._buffer is not None:
@@ -193,25 +195,34 @@ class Fanout:
             if last is not None and key <= last:
                 continue  # already replayed
             sub._last = key
-            task = self._deliver(sub, event)
-            if task is not None:
-                pending.append(task)
+            if sub._tail is None:
+                try:
+                    result = sub._listener(event)
+                except Exception:
+                    self._drop(sub)
+                    continue
+                if result is None:
+                    continue
+                pending.append(self._hold(sub, event, result))
+            else:
+                pending.append(self._queue(sub, event))
 
-    def _deliver(self, sub: Subscription, event: HubEvent) -> asyncio.Task[None] | None:
-        if sub._tail is not None:
-            # The listener still holds the publisher of an earlier event:
-            # this one waits its turn, so the listener sees id order.
-            task = asyncio.ensure_future(self._finish(sub, sub._tail, event, None))
-        else:
-            result = self._call(sub, event)
-            if result is None:
-                return None
-            # Start the awaitable now (a listener may return a bare
-            # coroutine, e.g. ``queue.put(event)``): if the subscription is
-            # closed before ``_finish`` runs, it is not left never-awaited.
-            started = asyncio.ensure_future(result)
-            started.add_done_callback(_retrieve)
-            task = asyncio.ensure_future(self._finish(sub, None, event, started))
+    def _queue(self, sub: Subscription, event: HubEvent) -> asyncio.Task[None]:
+        # The listener still holds the publisher of an earlier event:
+        # this one waits its turn, so the listener sees id order.
+        return self._track(sub, asyncio.ensure_future(self._finish(sub, sub._tail, event, None)))
+
+    def _hold(
+        self, sub: Subscription, event: HubEvent, result: Awaitable[object]
+    ) -> asyncio.Task[None]:
+        # Start the awaitable now (a listener may return a bare
+        # coroutine, e.g. ``queue.put(event)``): if the subscription is
+        # closed before ``_finish`` runs, it is not left never-awaited.
+        started = asyncio.ensure_future(result)
+        started.add_done_callback(_retrieve)
+        return self._track(sub, asyncio.ensure_future(self._finish(sub, None, event, started)))
+
+    def _track(self, sub: Subscription, task: asyncio.Task[None]) -> asyncio.Task[None]:
         sub._tail = task
         pending = sub._pending
         if pending is None:
@@ -254,4 +265,3 @@ class Fanout:
         self.listener_errors += 1
         logger.exception("listener of channel %r failed; unsubscribing it", sub.channel)
         sub.close()
-
