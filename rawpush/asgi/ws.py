@@ -187,8 +187,9 @@ class WSExchange(Exchange):
         if ctx.draining:
             await self._refuse_now(_DRAINING)
             return
-        # The route builds the session this host names (ws_session_class),
-        # with everything it decided about the channel and the caller.
+        # The route builds the session this host names (ws_session_class or
+        # ws_multi_session_class), with everything it decided about the
+        # channel and the caller.
         session = answer.open(self)
         assert isinstance(session, ASGIWire)
         self.session = session

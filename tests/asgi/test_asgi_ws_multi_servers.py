@@ -1,7 +1,9 @@
 """``GET /ws`` (many channels on one WebSocket) through rawpush.asgi.App
 mounted in a Starlette app with authorization on (``tests.asgi.auth_site``),
 under uvicorn and under hypercorn as real processes on loopback, with the
-``websockets`` library as the client.
+``websockets`` library as the client (and under uvicorn with
+``--ws rawpush.uvicorn:WebSocketProtocol``, rawpush's core as uvicorn's
+WebSocket).
 
 Every subscription resumes from a known id, so what a channel had before
 the subscribe arrives as its replay (proof of the subscription) and what
@@ -25,12 +27,19 @@ from tests.asgi.auth_site import TOKEN
 from tests.asgi.support import SERVERS, STOPPED, WAIT, Running, fetch, launch, stop
 
 APP = "tests.asgi.auth_site:app"
+RAWPUSH_WS = "rawpush.uvicorn:WebSocketProtocol"
 SIGNED = {"Authorization": f"Bearer {TOKEN}"}
 
 
-@pytest.fixture(scope="module", params=SERVERS)
+#: the two servers, and uvicorn speaking WebSocket through rawpush's own
+#: core (``rawpush.uvicorn``) under the same app
+HOSTS = [*((server,) for server in SERVERS), ("uvicorn", "--ws", RAWPUSH_WS)]
+
+
+@pytest.fixture(scope="module", params=HOSTS, ids=["uvicorn", "hypercorn", "uvicorn-rawpush-ws"])
 def running(request: pytest.FixtureRequest) -> Iterator[Running]:
-    server = launch(request.param, APP)
+    name, *options = request.param
+    server = launch(name, APP, *options)
     try:
         yield server
     finally:
