@@ -199,11 +199,13 @@ class ScriptedWS:
         path: str = "/ws",
         query: bytes = b"",
         headers: tuple[tuple[bytes, bytes], ...] = (),
+        extensions: Message | None = None,
     ) -> None:
         self.scope: Message = {
             "type": "websocket", "path": path, "raw_path": path.encode(),
             "query_string": query, "headers": [(b"host", b"test"), *headers],
             "http_version": "1.1", "client": ["127.0.0.1", 40000],
+            "extensions": extensions or {},
         }
         self._app = app
         self._inbox: asyncio.Queue[Message] = asyncio.Queue()

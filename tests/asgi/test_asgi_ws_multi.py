@@ -8,12 +8,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import time
 from typing import Any
+
+import jwt
 
 from rawpush import Hub, HubConfig, ServerConfig
 from rawpush.asgi import App
 from rawpush.asgi.ws_multi import WS_MULTI_TEXT_KEY, ASGIMultiWSSession
-from rawpush.auth import AuthConfig, Grant, PatternSet, StaticToken
+from rawpush.auth import AuthConfig, Grant, JWTConfig, PatternSet, StaticToken
 from rawpush.hub import HubEvent
 from rawpush.proto.multichannel import parse_binary_message
 from tests.asgi.support import WAIT, ScriptedWS
@@ -314,3 +317,29 @@ async def test_ws_multi_events_are_encoded_once_and_a_backplane_gap_names_its_ch
     assert await one.recv_json() == {"type": "gap", "channel": "shared"}
     await one.leave()
     await hub.close()
+
+
+async def test_ws_multi_a_token_that_expires_ends_the_socket_with_4001() -> None:
+    secret = "s" * 40
+    closed = AuthConfig(jwt=JWTConfig(secret=secret), anonymous=Grant(source="anonymous"))
+    hub = Hub()
+    app = _app(hub, auth=closed)
+    claims = {"sub": "u", "exp": time.time() + 0.5, "rawpush": {"subscribe": ["a"]}}
+    token = jwt.encode(claims, secret, algorithm="HS256")
+    ws = await _open(app, headers=((b"authorization", f"Bearer {token}".encode()),))
+    assert (await ws.ask(op="subscribe", channel="a"))["type"] == "ack"
+    # Bounded by recv's wait; the grant's expiry closes the socket.
+    closing = await ws.recv()
+    assert (closing["type"], closing["code"]) == ("websocket.close", 4001)
+    await ws.done()
+    assert hub.stats().subscribers == 0
+    await hub.close()
+
+
+async def test_ws_multi_is_refused_when_the_ws_transport_is_left_out() -> None:
+    app = App(config=ServerConfig(transports=("sse", "poll")), drain_on_signal=False)
+    refused = ScriptedWS(app, extensions={"websocket.http.response": {}})
+    start = await refused.open()
+    assert (start["type"], start["status"]) == ("websocket.http.response.start", 404)
+    await refused.done()
+    await app.shutdown()
