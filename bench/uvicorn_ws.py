@@ -9,10 +9,16 @@ core, each sending one text message and waiting for its echo, over and
 over, for ``--seconds``. The client is the same for every server, so the
 differences are the servers'. Protocols alternate for ``--rounds`` rounds
 and the best round of each counts (the machine is shared). Prints round
-trips per second and rawpush's ratio to each of the others.
+trips per second, rawpush's ratio to each of the others, and the load
+average before and after (other work on the machine moves every figure).
+
+``--extra NAME=MODULE:CLASS`` adds a protocol class of your own to the
+same run, e.g. an earlier rawpush.uvicorn copied under another name on
+``PYTHONPATH``, to compare before and after a change side by side.
 
     python bench/uvicorn_ws.py                 # ~40 s
     python bench/uvicorn_ws.py --sizes 16 65536 --seconds 3 --deflate
+    PYTHONPATH=/tmp/old python bench/uvicorn_ws.py --extra before=old_uvicorn:WebSocketProtocol
 
 A plain script with no assertions. It talks to 127.0.0.1 only.
 """
@@ -179,12 +185,25 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--deflate", action="store_true", help="permessage-deflate on")
     parser.add_argument("--only", nargs="+", choices=sorted(PROTOCOLS), default=sorted(PROTOCOLS))
+    parser.add_argument(
+        "--extra",
+        nargs="+",
+        default=[],
+        metavar="NAME=MODULE:CLASS",
+        help="more --ws classes for the same run (importable by the uvicorn child)",
+    )
     args = parser.parse_args()
     names = [name for name in PROTOCOLS if name in args.only]
+    for extra in args.extra:
+        name, sep, spec = extra.partition("=")
+        if not sep or ":" not in spec or name in PROTOCOLS:
+            parser.error(f"--extra wants NAME=MODULE:CLASS with a new NAME, not {extra!r}")
+        PROTOCOLS[name] = spec
+        names.append(name)
     print(
         f"uvicorn echo, {args.connections} connections x {args.seconds} s, "
         f"best of {args.rounds} rounds, deflate={'on' if args.deflate else 'off'}, "
-        f"{os.cpu_count()} CPUs"
+        f"{os.cpu_count()} CPUs, load average {_load()} at start"
     )
     best: dict[tuple[str, int], float] = {}
     for _ in range(args.rounds):
@@ -205,6 +224,11 @@ async def main() -> None:
                 f"{size} B {best['rawpush', size] / best[name, size]:.2f}x" for size in args.sizes
             )
             print(f"rawpush / {name}: {ratios}")
+    print(f"load average {_load()} at the end")
+
+
+def _load() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 if __name__ == "__main__":
