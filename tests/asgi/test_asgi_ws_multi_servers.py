@@ -13,7 +13,9 @@ the messages themselves.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -22,6 +24,7 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from rawpush.client import subscribe
 from rawpush.proto.multichannel import parse_binary_message
 from tests.asgi.auth_site import TOKEN
 from tests.asgi.support import SERVERS, STOPPED, WAIT, Running, fetch, launch, stop
@@ -178,3 +181,21 @@ async def test_6455_7_4_1_ws_multi_drain_on_sigterm_closes_1001_with_retry_hint(
         finally:
             code, output = stop(running)
         assert code in STOPPED and "Traceback" not in output, output
+
+
+async def test_python_subscribe_resumes_over_ws_with_binary_ids(running: Running) -> None:
+    """``rawpush.client.subscribe`` asks for ``/ws`` and gets it: a binary
+    event arrives with its id, which only ``/ws`` carries (on
+    ``/ws/{channel}``, where the client falls back on a 404, it has none)."""
+    first = await _publish(running, "open.py", "before")
+    blob = await _publish(running, "open.py", b"\x00\xff")
+    text = await _publish(running, "open.py", "after")
+    got = []
+    async with asyncio.timeout(WAIT), contextlib.aclosing(
+        subscribe(running.push, "open.py", transports=["ws"], last_id=first)
+    ) as messages:
+        async for message in messages:
+            got.append((message.id, message.data, message.transport))
+            if len(got) == 2:
+                break
+    assert got == [(blob, b"\x00\xff", "ws"), (text, "after", "ws")]
