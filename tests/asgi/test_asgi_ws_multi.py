@@ -343,3 +343,19 @@ async def test_ws_multi_is_refused_when_the_ws_transport_is_left_out() -> None:
     assert (start["type"], start["status"]) == ("websocket.http.response.start", 404)
     await refused.done()
     await app.shutdown()
+
+
+async def test_ws_multi_a_burst_of_controls_is_answered_in_order_while_reading_pauses() -> None:
+    hub = Hub()
+    app = _app(hub)
+    ws = await _open(app)
+    # Far more than the 16 that may wait on the hub before reading pauses.
+    burst = 64
+    for n in range(burst):
+        ws.say(op="publish", channel=f"c{n % 3}", data=str(n), ref=str(n))
+    got = [await ws.recv_json() for _ in range(burst)]
+    assert [(m["type"], m["ref"]) for m in got] == [("ack", str(n)) for n in range(burst)]
+    last = {m["channel"]: m["id"] for m in got}
+    assert last == {f"c{n}": await hub.latest_id(f"c{n}") for n in range(3)}
+    await ws.leave()
+    await hub.close()
