@@ -37,7 +37,7 @@ import socket
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -196,34 +196,41 @@ class RawpushServer(BenchServer):
         await self.server.hub.publish(CHANNEL, data)
 
 
+def starlette_stream(
+    queues: set[asyncio.Queue[dict[str, str]]],
+) -> Callable[[Any], Awaitable[Any]]:
+    """The sse-starlette endpoint as its README writes it: each subscriber
+    gets an asyncio.Queue, kept in ``queues`` while it is connected, and an
+    async generator yielding from it."""
+    from sse_starlette.sse import EventSourceResponse
+
+    async def stream(request: Any) -> Any:
+        queue: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+        queues.add(queue)
+
+        async def events() -> Any:
+            try:
+                while True:
+                    yield await queue.get()
+            finally:
+                queues.discard(queue)
+
+        return EventSourceResponse(events(), ping=3600)
+
+    return stream
+
+
 class StarletteServer(BenchServer):
     """sse-starlette the way its README does it: one asyncio.Queue per
     subscriber, an async generator yielding from it, an in-process broadcast."""
 
     async def start(self) -> None:
         import uvicorn
-        from sse_starlette.sse import EventSourceResponse
         from starlette.applications import Starlette
-        from starlette.requests import Request
         from starlette.routing import Route
 
-        queues: set[asyncio.Queue[dict[str, str]]] = set()
-        self.queues = queues
-
-        async def stream(request: Request) -> Any:
-            queue: asyncio.Queue[dict[str, str]] = asyncio.Queue()
-            queues.add(queue)
-
-            async def events() -> Any:
-                try:
-                    while True:
-                        yield await queue.get()
-                finally:
-                    queues.discard(queue)
-
-            return EventSourceResponse(events(), ping=3600)
-
-        app = Starlette(routes=[Route("/sse/{channel}", stream)])
+        self.queues: set[asyncio.Queue[dict[str, str]]] = set()
+        app = Starlette(routes=[Route("/sse/{channel}", starlette_stream(self.queues))])
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((LOOPBACK, 0))
