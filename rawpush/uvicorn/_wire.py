@@ -23,11 +23,8 @@ from uvicorn._types import ASGISendEvent
 
 from rawpush.proto.errors import WebSocketLocalError
 from rawpush.proto.ws.connection import ServerConnection
-from rawpush.proto.ws.state import State
 
 __all__ = ["Wire"]
-
-_OPEN = State.OPEN
 
 
 class Wire(asyncio.Protocol):
@@ -72,7 +69,9 @@ class Wire(asyncio.Protocol):
     def send(self, message: ASGISendEvent) -> Awaitable[None]:
         """Carry out one ASGI message from the application (see the module doc)."""
         conn = self._ready
-        if conn is not None and message["type"] == "websocket.send" and conn.state is _OPEN:
+        # No state check of our own: the core's table refuses data once the
+        # connection is not OPEN (a WebSocketLocalError), and _send says why.
+        if conn is not None and message["type"] == "websocket.send":
             fields: Any = message
             data = fields.get("bytes")
             try:
