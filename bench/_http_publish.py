@@ -307,7 +307,7 @@ class Redis:
 
 async def _serve_starlette() -> tuple[int, Any]:
     import uvicorn
-    from sse_starlette.sse import EventSourceResponse
+    from _common import starlette_stream
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse, PlainTextResponse
@@ -315,19 +315,7 @@ async def _serve_starlette() -> tuple[int, Any]:
 
     queues: set[asyncio.Queue[dict[str, str]]] = set()
     seq = 0
-
-    async def stream(request: Request) -> Any:
-        queue: asyncio.Queue[dict[str, str]] = asyncio.Queue()
-        queues.add(queue)
-
-        async def events() -> Any:
-            try:
-                while True:
-                    yield await queue.get()
-            finally:
-                queues.discard(queue)
-
-        return EventSourceResponse(events(), ping=3600)
+    stream = starlette_stream(queues)
 
     async def publish(request: Request) -> Any:
         nonlocal seq
