@@ -87,6 +87,7 @@ _FLAGS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ("--ws-ping-timeout", "ws_ping_timeout", "s", "to wait for a pong, then 1011"),
         ("--sse-heartbeat", "sse_heartbeat_interval", "s", "between SSE heartbeat comments"),
         ("--header-timeout", "header_timeout", "s", "for a request head to arrive, then 408"),
+        ("--tls-handshake-timeout", "tls_handshake_timeout", "s", "a TLS handshake may take"),
         ("--keepalive-timeout", "keepalive_timeout", "s", "an idle keep-alive connection lives"),
         ("--close-timeout", "close_timeout", "s", "for the WebSocket closing handshake"),
         ("--write-stall-timeout", "write_stall_timeout", "s", "an SSE socket may take no bytes"),
