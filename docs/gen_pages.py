@@ -279,16 +279,20 @@ def _label_values(label: str) -> list[str]:
     if label == "transport":
         from rawpush.server import transports
 
-        return list(transports.LABELS)
+        # and the TLS listener's, for connections still in their handshake
+        return [*transports.LABELS, "tls_handshake"]
     patterns = {
-        "reason": r"\.disconnect\(\s*\"([a-z_]+)\"",
+        "reason": r"\.disconnect\(\s*\"([a-z_]+)\"|\(\"reason\", \"([a-z_]+)\"\)"
+        r"|reason = \"([a-z_]+)\"",
         "what": r"\(\(\"what\", \"([a-z_]+)\"\),\)",
     }
     if label not in patterns:
         return []
     found: set[str] = set()
     for path in (ROOT / "rawpush").rglob("*.py"):
-        found.update(re.findall(patterns[label], path.read_text(encoding="utf-8")))
+        for match in re.findall(patterns[label], path.read_text(encoding="utf-8")):
+            # One group per alternative: the one that matched is not empty.
+            found.update(m for m in (match if isinstance(match, tuple) else (match,)) if m)
     return sorted(found)
 
 
