@@ -2,15 +2,19 @@
 
 Run: ``python bench/asgi_fanout.py`` (N = 1,000 and 10,000, three rounds;
 about ten minutes on two shared cores) or ``--quick`` (N = 1,000, one
-round; about a minute); ``--subscribers``, ``--rounds`` and ``--ws`` pick
-others.
+round; about a minute); ``--subscribers``, ``--rounds``, ``--ws`` and
+``--coalesce`` pick others.
 
 Every server is uvicorn in its own process, running a Starlette app:
 
 - SSE: ``rawpush.asgi.App`` mounted at ``/`` (``GET /sse/bench``) against
   sse-starlette (``EventSourceResponse`` fed by one ``asyncio.Queue`` per
   subscriber, the way its README does it; the same server ``fanout.py``
-  uses);
+  uses). rawpush.asgi runs at its default (every event sent as it is
+  queued) and once more per ``--coalesce`` window (default 5 ms and 50 ms;
+  ``ServerConfig.write_coalesce_window``: a stream's events of one window
+  go out as one body message), each row named after its window
+  (``asgi/rawpush+5ms``) and compared with sse-starlette on its own;
 - WebSocket: the same ``rawpush.asgi.App`` (``GET /ws/bench``) under
   uvicorn with ``--ws rawpush.uvicorn:WebSocketProtocol``, ``--ws
   websockets`` and ``--ws wsproto`` (``--ws websockets-sansio`` on
@@ -211,7 +215,8 @@ def report(runs: dict[tuple[str, str, int], list[fanout.Result]], rounds: int) -
         )
     print()
     print("ratios of the medians (rawpush / peer): delivered/s, and peer p99 / rawpush p99")
-    ours_sse = sorted({k[0] for k in medians if k[0].startswith("asgi/rawpush") and k[1] == "sse"})
+    # In the order they ran: the default first, then each window.
+    ours_sse = dict.fromkeys(k[0] for k in medians if k[0].startswith("asgi/") and k[1] == "sse")
     pairs = [("sse", ours, "sse-starlette") for ours in ours_sse]
     pairs += [("ws", "asgi/rawpush", f"asgi/{name}") for name in WS_CLASSES if name != "rawpush"]
     for transport, ours, peer in pairs:
@@ -255,10 +260,10 @@ async def main() -> None:
         "--coalesce",
         type=float,
         nargs="*",
-        default=[0.005],
+        default=[0.005, 0.05],
         metavar="SECONDS",
         help="add an SSE row of rawpush.asgi with write_coalesce_window SECONDS, one per "
-        "value (default 0.005; none: only the default, no window)",
+        "value (default 0.005 0.05; none given: only the default, no window)",
     )
     args = parser.parse_args()
     sizes = args.subscribers or ([1_000] if args.quick else [1_000, 10_000])
