@@ -13,7 +13,9 @@ or mounted next to an application's own routes, sharing its hub::
 
 Modules: ``application`` (the App, lifespan, drain; not ``app``, which is
 the module-level application), ``http`` (the http scope and
-its SSE host), ``ws`` (the websocket scope and its session), ``sender``
+its SSE host), ``ws`` (the websocket scope and the ``/ws/{channel}``
+session), ``ws_multi`` (the multi-channel ``/ws`` session), ``ws_wire``
+(what both send as ASGI messages instead of frames), ``sender``
 (the bounded queue before ASGI ``send``), ``scope`` (scope to Request,
 answers to messages), ``exchange`` (what every ASGI host counts).
 """
