@@ -197,7 +197,8 @@ class Fanout:
             sub._last = key
             if sub._tail is None:
                 try:
-                    result = sub._listener(event)
+                    im_self = sub._im_self
+                    result = sub._call(event) if im_self is None else sub._call(im_self, event)
                 except Exception:
                     self._drop(sub)
                     continue

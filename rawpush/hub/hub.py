@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
+from types import MethodType, TracebackType
+from typing import Any
 
 from .backplane import Backplane, MemoryBackplane
 from .config import HubConfig
@@ -63,10 +64,11 @@ class Subscription:
 
     __slots__ = (
         "_buffer",
+        "_call",
         "_closed",
         "_hub",
+        "_im_self",
         "_last",
-        "_listener",
         "_pending",
         "_tail",
         "channel",
@@ -75,7 +77,16 @@ class Subscription:
 
     def __init__(self, hub: Hub, channel: str, listener: Listener, buffering: bool) -> None:
         self._hub = hub
-        self._listener = listener
+        # A bound method (a session's ``_deliver``) is kept as its function
+        # and its object: the fan-out calls ``_call(_im_self, event)``, so
+        # a delivery reads no method object (at 10,000 subscribers, one
+        # cache miss less each) and none is kept per subscriber.
+        self._im_self: Any
+        self._call: Any
+        if type(listener) is MethodType:
+            self._call, self._im_self = listener.__func__, listener.__self__
+        else:
+            self._call, self._im_self = listener, None
         self.channel = channel
         self.replay = Replay()
         # Live events that arrive while the history is being read.
@@ -90,6 +101,14 @@ class Subscription:
         # (the block policy) ever has any, and an empty set costs 216 B.
         self._pending: set[asyncio.Task[None]] | None = None
         self._closed = False
+
+    def _listener(self, event: HubEvent) -> Awaitable[object] | None:
+        """The listener, called as given to ``Hub.subscribe``."""
+        if self._im_self is None:
+            result: Awaitable[object] | None = self._call(event)
+        else:
+            result = self._call(self._im_self, event)
+        return result
 
     @property
     def closed(self) -> bool:

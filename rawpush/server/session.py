@@ -53,6 +53,7 @@ class StreamSession:
 
     # Slots: one session lives as long as each subscriber connection.
     __slots__ = (
+        "_direct",
         "_encoded_key",
         "_ended",
         "_expiry",
@@ -107,6 +108,12 @@ class StreamSession:
         self._live = True
         #: where ``_encode`` caches this session's form in ``HubEvent.encoded``
         self._encoded_key = encoded_key
+        #: the outbox's ``direct`` as last seen: ``_deliver`` writes past the
+        #: outbox while it is True. Kept here, not read from the outbox, so
+        #: a delivery touches one object less; set False wherever the outbox
+        #: may stop being direct (pause, teardown) and read back from it
+        #: wherever it may become so again (resume, flush, a queued put).
+        self._direct = False
 
     # -- hooks ------------------------------------------------------------------
 
@@ -116,9 +123,14 @@ class StreamSession:
 
     def _writer(self) -> Callable[[Any], None]:
         """Where the outbox writes an event's shared form: the host itself
-        for bytes (no call in between, once per delivery), or the
-        transport's own step for a form that needs one."""
+        for bytes (no call in between), or the transport's own step for a
+        form that needs one (then ``_write`` too)."""
         return self.host.write
+
+    def _write(self, data: Any) -> None:
+        """What ``_deliver`` calls with an event's shared form while the
+        outbox is idle: the same as the ``_writer()``."""
+        self.host.write(data)
 
     def _encode(self, event: HubEvent) -> Any:
         """The shared wire bytes of ``event``, cached in ``event.encoded``
@@ -168,6 +180,7 @@ class StreamSession:
     def start(self) -> None:
         # Live events that arrive while we subscribe wait until the head is out.
         self.outbox.pause()
+        self._direct = False
         opening = self._task
         assert asyncio.iscoroutine(opening), "started twice"
         self._task = asyncio.ensure_future(opening)
@@ -205,6 +218,7 @@ class StreamSession:
         outbox = self.outbox
         if not self._paused:
             outbox.resume()
+            self._direct = outbox.direct
         if sub.replay.gap:
             outbox.put(outbox.gap_notice)
         for event in sub.replay.events:
@@ -246,21 +260,23 @@ class StreamSession:
         # (folded into /metrics by the connection), not dict updates.
         if not self._live:
             return None
-        outbox = self.outbox
         data = event.encoded.get(self._encoded_key)
         if data is None:
             # A gap marker from the backplane goes out as this transport's
             # gap notice, in its place in the stream.
-            data = outbox.gap_notice if event.gap else self._encode(event)
+            data = self.outbox.gap_notice if event.gap else self._encode(event)
         host = self.host
         host.messages_out += 1
-        if outbox.direct:
-            # Nothing waits and the socket takes more: what ``put`` would
-            # do, minus its call and checks (one of N deliveries per event).
-            outbox.write(data)
+        if self._direct:
+            # Nothing waits and the socket takes more: what ``Outbox.put``
+            # would do, without touching the outbox (one of N deliveries of
+            # each event: at 10,000 subscribers its cache misses count).
+            self._write(data)
             return None
+        outbox = self.outbox
         dropped = outbox.dropped
         waiter = outbox.put(data)
+        self._direct = outbox.direct
         if outbox.dropped != dropped:
             host.ctx.metrics.inc("rawpush_dropped_total", self._labels, outbox.dropped - dropped)
         return waiter
@@ -269,6 +285,7 @@ class StreamSession:
 
     def pause_writing(self) -> None:
         self._paused = True
+        self._direct = False
         self.outbox.pause()
 
     def resume_writing(self) -> None:
@@ -276,6 +293,7 @@ class StreamSession:
         # Before the head is out, the outbox stays paused: _open resumes it.
         if self._opened:
             self.outbox.resume()
+            self._direct = self.outbox.direct
 
     # -- ending -------------------------------------------------------------------
 
@@ -295,6 +313,7 @@ class StreamSession:
             self._paused = False
             outbox.paused = False
             outbox.flush()
+            self._direct = outbox.direct
         self._drained()
 
     def _end(self, *, abort: bool) -> None:
@@ -308,6 +327,7 @@ class StreamSession:
             self.host.close()
 
     def _teardown(self) -> None:
+        self._direct = False
         if self._expiry is not None:
             self._expiry.cancel()
             self._expiry = None
