@@ -1,12 +1,13 @@
-"""Server CPU per delivery at N subscribers, independent of the machine's load.
+"""Server CPU per delivery at N subscribers, far less noisy than latency.
 
 Run: ``python bench/fanout_cpu.py`` (N = 10,000, SSE and WebSocket, asyncio
 and uvloop; about 2 minutes) or ``--subscribers 2000 --events 50
 --transports sse --loops asyncio``.
 
 Latency figures on a shared machine move by a factor of 2 from run to run;
-the CPU time the server process itself spends per delivery does not (the
-other processes take wall time from it, not CPU time). So: the real
+the CPU time the server process itself spends per delivery moves by some
+15 % (the other processes take wall time from it, and only some cache; run
+two trees interleaved to compare them). So: the real
 ``rawpush serve`` (as ``fanout.py`` starts it), N connections held by two
 load-client processes, then K events published one at a time over ``POST
 /publish``, each published once every subscriber has the previous one (no
@@ -16,12 +17,19 @@ events, less the same K publishes to a channel nobody listens to (the
 request, the hub's publish, the history), divided by K x N, is the CPU of
 one delivery all-in: hub slice, session, outbox, transport and the
 loopback ``send`` (whose kernel work, on loopback, includes the receiving
-side's TCP input, as it would on a real network card's softirq).
+side's TCP input, its ACK and the reader's wake-up: on a real network that
+would be the client machine's). User and system time are shown apart:
+rawpush's code moves the first; the second is the kernel's send.
 
 ``--inproc``: the Python share alone, in this process: N real HTTP/1.1
 hosts and sessions on transports that take every write without a syscall
 (``fanout_inproc.py``'s), this thread's CPU time per delivery, best of
 several rounds (a loaded machine slows a round down, never speeds it up).
+
+``--floor``: the kernel's share alone, for comparison: N loopback TCP
+connections to a forked reader, 200 B written to each with a bare
+``socket.send`` (no server, no asyncio) K times; this process's user and
+system time per send. What rawpush spends above it is its own.
 
 ``--perf``: also run ``perf stat -e task-clock,context-switches`` on the
 server during the delivering phase, if ``perf`` exists and may attach.
@@ -36,7 +44,7 @@ import os
 import shutil
 import time
 
-from _common import Child, machine, payload, raise_nofile
+from _common import LOOPBACK, Child, machine, payload, raise_nofile
 from _http_publish import HTTPPublisher, RawpushTarget
 
 CLIENTS = 2
@@ -201,6 +209,57 @@ async def inproc(transport: str, n: int, events: int, rounds: int) -> float:
     return best
 
 
+def floor(n: int, events: int) -> tuple[float, float]:
+    """(user, system) microseconds per bare loopback ``send`` to ``n`` sockets."""
+    import selectors
+    import socket
+
+    listener = socket.create_server((LOOPBACK, 0), backlog=4096)
+    port = listener.getsockname()[1]
+    ready_r, ready_w = os.pipe()
+    child = os.fork()
+    if child == 0:  # the reader: read everything, exit when the writer closes
+        selector = selectors.DefaultSelector()
+        for _ in range(n):
+            conn = socket.create_connection((LOOPBACK, port))
+            conn.setblocking(False)
+            selector.register(conn, selectors.EVENT_READ)
+        os.write(ready_w, b"+")
+        while selector.get_map():
+            for key, _ in selector.select(5):
+                sock: socket.socket = key.fileobj  # type: ignore[assignment]
+                try:
+                    if not sock.recv(65536):
+                        selector.unregister(sock)
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    selector.unregister(sock)
+        os._exit(0)
+    peers = []
+    for _ in range(n):
+        conn, _ = listener.accept()
+        conn.setblocking(False)
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as asyncio does
+        peers.append(conn)
+    os.read(ready_r, 1)
+    data = payload().encode()
+    before = os.times()
+    for _ in range(events):
+        for conn in peers:
+            conn.send(data)
+        time.sleep(0.2)  # the reader catches up: no backlog, as in ``run``
+    after = os.times()
+    for conn in peers:
+        conn.close()
+    os.waitpid(child, 0)
+    sends = n * events
+    return (
+        (after.user - before.user) / sends * 1e6,
+        (after.system - before.system) / sends * 1e6,
+    )
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--subscribers", type=int, default=10_000)
@@ -211,10 +270,19 @@ async def main() -> None:
     )
     parser.add_argument("--perf", action="store_true", help="also perf stat the server")
     parser.add_argument("--inproc", action="store_true", help="the Python share, in process")
+    parser.add_argument("--floor", action="store_true", help="a bare socket.send, for comparison")
     parser.add_argument("--rounds", type=int, default=9, help="--inproc: best of this many")
     args = parser.parse_args()
     raise_nofile()
     print(f"fanout_cpu: {machine()}")
+    if args.floor:
+        user, system = floor(args.subscribers, args.events)
+        print(
+            f"  bare socket.send to N={args.subscribers:,} loopback sockets: "
+            f"{user + system:.2f} us per send (user {user:.2f}, system {system:.2f}); "
+            f"load {os.getloadavg()[0]:.1f}"
+        )
+        return
     if args.inproc:
         for transport in args.transports:
             ns = await inproc(transport, args.subscribers, args.events, args.rounds)
