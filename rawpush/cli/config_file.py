@@ -43,8 +43,10 @@ __all__ = ["NONE", "FieldSpec", "add_config_flag", "add_generated_flags", "apply
 NONE: Any = type("_NoneGiven", (), {"__repr__": lambda self: "none"})()
 #: the nested configurations, by the ``ServerConfig`` field that holds each
 NESTED = ("ws", "http", "hub")
-#: fields no flag or key sets (see the module docstring)
-_NOT_SETTABLE = frozenset({"auth", "hub.clock"})
+#: fields no flag or key sets (see the module docstring); only
+#: ``rawpush.asgi`` reads ``write_coalesce_window``, so ``rawpush serve``
+#: offers no flag that it would ignore
+_NOT_SETTABLE = frozenset({"auth", "hub.clock", "write_coalesce_window"})
 #: destinations that are the parser's own business, never a file key
 _NOT_KEYS = frozenset({"help", "config", "run", "version"})
 #: the unit a field's name implies, by suffix (first match wins)

@@ -20,7 +20,11 @@ from rawpush.server.config import ServerConfig
 from tests.cli.support import USAGE, interrupt, one_line, read_until, run, spawn
 
 #: the two fields no flag or key can set, and why (see rawpush.cli.config_file)
-NOT_SETTABLE = {"auth": "built by the security flags", "hub.clock": "a function"}
+NOT_SETTABLE = {
+    "auth": "built by the security flags",
+    "hub.clock": "a function",
+    "write_coalesce_window": "read by rawpush.asgi only, never by rawpush serve",
+}
 #: the unit a field's help must name, by the suffix of its name
 UNITS = {
     "_timeout": ("s)", "seconds"),
