@@ -183,6 +183,7 @@ def _ws_transport(base: URL, channel: str, opts: _Options) -> Session:
 
     async def session(url: URL, resume: str | None) -> Stream:
         nonlocal legacy
+        inner: Stream | None = None
         if not legacy:
             try:
                 ws = await _ws_connect(_endpoint(base, "ws", None), opts)
@@ -192,13 +193,8 @@ def _ws_transport(base: URL, channel: str, opts: _Options) -> Session:
                 legacy = True
             else:
                 inner = _ws_channel(ws, channel, resume)
-                try:
-                    async for item in inner:
-                        yield item
-                finally:
-                    await inner.aclose()
-                return
-        inner = _ws_session(url, resume, opts)
+        if inner is None:
+            inner = _ws_session(url, resume, opts)
         try:
             async for item in inner:
                 yield item
