@@ -80,22 +80,32 @@ async def _until_closed(reader: asyncio.StreamReader) -> None:
             pass
 
 
-async def _client_handshake(
-    tls: ssl.SSLObject,
-    incoming: ssl.MemoryBIO,
-    outgoing: ssl.MemoryBIO,
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
-) -> None:
-    """Shake hands over a plain stream, leaving the client's last flight
-    (its Finished) unsent in ``outgoing``."""
-    for _ in range(10):  # bounded: a TLS 1.3 handshake is two flights
-        try:
-            tls.do_handshake()
-            return
-        except ssl.SSLWantReadError:
-            writer.write(outgoing.read())
-            incoming.write(await reader.read(65536))
+@dataclasses.dataclass
+class _MemoryTLS:
+    """A client's TLS over a plain stream, by memory BIOs, so a test
+    decides which bytes go out in which TCP write."""
+
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    tls: ssl.SSLObject
+    incoming: ssl.MemoryBIO
+    outgoing: ssl.MemoryBIO
+
+
+async def _shake_hands(port: int, cafile: str) -> _MemoryTLS:
+    """Connect and shake hands as ``http/1.1``, leaving the client's last
+    flight (its Finished) unsent in ``outgoing``."""
+    reader, writer = await _silent(port)
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = _context(cafile, ["http/1.1"]).wrap_bio(incoming, outgoing, server_hostname="127.0.0.1")
+    async with asyncio.timeout(WAIT):
+        for _ in range(10):  # bounded: a TLS 1.3 handshake is two flights
+            try:
+                tls.do_handshake()
+                return _MemoryTLS(reader, writer, tls, incoming, outgoing)
+            except ssl.SSLWantReadError:
+                writer.write(outgoing.read())
+                incoming.write(await reader.read(65536))
     raise AssertionError("no handshake in ten flights")
 
 
@@ -258,22 +268,19 @@ async def test_8446_4_6_1_a_request_in_the_handshakes_last_flight_is_answered(
     # section 4.4.4: application data may follow Finished at once): the
     # request reaches the server before the host is installed.
     server = await tls_server()
-    reader, writer = await _silent(server.port)
-    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    tls = _context(cert[0], ["http/1.1"]).wrap_bio(incoming, outgoing, server_hostname="127.0.0.1")
+    c = await _shake_hands(server.port, cert[0])
     async with asyncio.timeout(WAIT):
-        await _client_handshake(tls, incoming, outgoing, reader, writer)
-        tls.write(REQUEST)
-        writer.write(outgoing.read())  # Finished and the request together
+        c.tls.write(REQUEST)
+        c.writer.write(c.outgoing.read())  # Finished and the request together
         answer = b""
         while not answer.endswith(b"ok\n"):
-            data = await reader.read(65536)
+            data = await c.reader.read(65536)
             assert data, f"closed after {answer!r}"
-            incoming.write(data)
+            c.incoming.write(data)
             with contextlib.suppress(ssl.SSLWantReadError):
-                answer += tls.read(65536)
+                answer += c.tls.read(65536)
     assert answer.startswith(b"HTTP/1.1 200 ")
-    writer.close()
+    c.writer.close()
     await eventually(lambda: _accepted(server) == 0, what="the place given back")
 
 
@@ -283,16 +290,12 @@ async def test_8446_6_1_a_close_notify_in_the_handshakes_last_flight_ends_the_co
     # Finished, then close_notify at once: the end of the connection too
     # reaches the server before the host is installed, and is given to it.
     server = await tls_server()
-    reader, writer = await _silent(server.port)
-    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    tls = _context(cert[0], ["http/1.1"]).wrap_bio(incoming, outgoing, server_hostname="127.0.0.1")
-    async with asyncio.timeout(WAIT):
-        await _client_handshake(tls, incoming, outgoing, reader, writer)
-        with contextlib.suppress(ssl.SSLWantReadError):
-            tls.unwrap()  # puts the close_notify alert in outgoing
-        writer.write(outgoing.read())
-    await _until_closed(reader)
-    writer.close()
+    c = await _shake_hands(server.port, cert[0])
+    with contextlib.suppress(ssl.SSLWantReadError):
+        c.tls.unwrap()  # puts the close_notify alert in outgoing
+    c.writer.write(c.outgoing.read())
+    await _until_closed(c.reader)
+    c.writer.close()
     await eventually(lambda: _accepted(server) == 0, what="the place given back")
     assert metric(server, HTTP) == 0
 
